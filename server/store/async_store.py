@@ -1,0 +1,135 @@
+"""The document store for asyncio code (the gRPC server): the same statements as
+:class:`~server.store.sync_store.DocumentStore`, awaited on an async pool."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from server.store.criteria import Criteria, OrderBy, Query
+from server.store.database_errors import translate
+from server.store.document import Document, NewDocument
+from server.store.pool_settings import SESSION_SETUP, PoolSettings, connection_kwargs
+from server.store.schema import Layout, ensure_schema
+from server.store.statements import Limits, Statement, Statements, build_query, new_documents
+from server.store.sync_store import DocumentStore
+
+T = TypeVar("T")
+
+
+class AsyncDocumentStore:
+    """Awaitable twin of DocumentStore; construct it with :meth:`open`."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], layout: Layout, statements: Statements) -> None:
+        self._pool = pool
+        self._layout = layout
+        self._sql = statements
+
+    @classmethod
+    async def open(
+        cls,
+        conninfo: str,
+        *,
+        tenant: str = "default",
+        limits: Limits = Limits(),
+        pool: PoolSettings = PoolSettings(),
+    ) -> AsyncDocumentStore:
+        """Open the pool and make sure the table is there.
+
+        The schema is created through a short-lived blocking store so that the
+        DDL lives in one place (``schema.ensure_schema``).
+        """
+        with DocumentStore(conninfo, tenant=tenant, limits=limits, pool=PoolSettings(1, 1, pool.timeout)) as setup:
+            layout = setup._layout
+        async_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            conninfo,
+            min_size=pool.min_size,
+            max_size=pool.max_size,
+            timeout=pool.timeout,
+            kwargs=connection_kwargs(),
+            configure=_configure,
+            open=False,
+            name="documents-async",
+        )
+        await async_pool.open()
+        return cls(async_pool, layout, Statements(layout, tenant, limits))
+
+    def for_tenant(self, tenant: str) -> AsyncDocumentStore:
+        return AsyncDocumentStore(self._pool, self._layout, Statements(self._layout, tenant, self._sql.limits))
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Any]:
+        return self._pool
+
+    @property
+    def limits(self) -> Limits:
+        return self._sql.limits
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _run(self, statement: Statement[T]) -> T:
+        if statement.query is None:
+            return statement.result([], 0)
+        try:
+            async with self._pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute(statement.query, statement.params)
+                rows = await cur.fetchall() if cur.description is not None else []
+                count = cur.rowcount
+        except Exception as exc:
+            error = translate(exc)
+            if error is None:
+                raise
+            raise error from exc
+        return statement.result(rows, count)
+
+    async def create_many(self, collection: str, docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[Document]:
+        return await self._run(self._sql.insert(collection, new_documents(docs)))
+
+    async def read(self, collection: str, id: str) -> Document | None:  # noqa: A002
+        return await self._run(self._sql.read(collection, id))
+
+    async def update(
+        self, collection: str, id: str, updates: Mapping[str, Any], *, expected_version: int | None = None  # noqa: A002
+    ) -> Document:
+        return await self._run(self._sql.update(collection, id, updates, expected_version))
+
+    async def find(self, collection: str, query: Query) -> list[Document]:
+        return await self._run(self._sql.find(collection, query))
+
+    async def query(
+        self,
+        collection: str,
+        criteria: Criteria | Mapping[str, Any] | None = None,
+        *,
+        order_by: Sequence[OrderBy | str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+        projections: Sequence[str] = (),
+    ) -> list[Document]:
+        return await self.find(collection, build_query(criteria, order_by, limit, offset, projections))
+
+    async def count(self, collection: str, query: Query) -> int:
+        return await self._run(self._sql.count(collection, query))
+
+    async def delete_where(self, collection: str, query: Query) -> int:
+        return await self._run(self._sql.delete_where(collection, query))
+
+    async def delete_collection(self, collection: str) -> int:
+        return await self._run(self._sql.delete_collection(collection))
+
+    async def list_collections(self) -> list[str]:
+        return await self._run(self._sql.list_collections())
+
+    async def ping(self) -> float:
+        started = time.perf_counter()
+        await self._run(self._sql.ping())
+        return time.perf_counter() - started
+
+
+async def _configure(conn: AsyncConnection[Any]) -> None:
+    await conn.execute(SESSION_SETUP)

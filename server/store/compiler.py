@@ -1,0 +1,248 @@
+"""Criteria → parameterized SQL over the ``documents`` table.
+
+Every field path and every value reaches PostgreSQL as a bind parameter; only
+fixed SQL fragments written here are ever spliced in. Equality on ``data`` keys
+becomes ``data @> {...}`` containment so the GIN index serves it (Kinto's
+approach); comparisons check the JSON type first, because JSONB orders values
+of different types by type and ``"9" > "10"`` as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from server.store.criteria import (
+    MAX_DEPTH,
+    And,
+    Compare,
+    Criteria,
+    Equals,
+    Field,
+    In,
+    MatchAll,
+    Or,
+    OrderBy,
+    TextSearch,
+)
+from server.store.errors import InvalidArgument, Unimplemented
+from server.store.json_values import dumps, isoformat, normalize
+
+TRUE = sql.SQL("TRUE")
+FALSE = sql.SQL("FALSE")
+
+#: Text search configuration used when a request names none (or Lucene's "standard").
+DEFAULT_ANALYZER = "simple"
+ANALYZER_ALIASES = {"": DEFAULT_ANALYZER, "standard": DEFAULT_ANALYZER}
+
+# Timestamps inside ``data`` are strings. PostgreSQL 15's jsonpath ``.datetime()``
+# does not read a trailing "Z", so it is rewritten to "+00:00" first; with
+# ``silent => true`` a string that is no timestamp simply does not match.
+_TIME_TEST = {
+    "=": "$ ? (@.datetime() == $v.datetime())",
+    ">": "$ ? (@.datetime() > $v.datetime())",
+    "<": "$ ? (@.datetime() < $v.datetime())",
+    ">=": "$ ? (@.datetime() >= $v.datetime())",
+    "<=": "$ ? (@.datetime() <= $v.datetime())",
+}
+
+
+def json_param(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=dumps)
+
+
+def _kind(value: Any) -> str:
+    """The JSON type a filter value compares as (``time`` for timestamps)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, datetime):
+        return "time"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    raise InvalidArgument(f"a {type(value).__name__} cannot be a filter value")
+
+
+@dataclass
+class Compiler:
+    """Accumulates bind parameters while it turns a criteria tree into SQL.
+
+    ``id_is_uuid`` adapts to a table the seed library made (``id UUID``): ids
+    are compared as text there, so a non-UUID id simply matches nothing.
+    """
+
+    id_is_uuid: bool = False
+    params: list[Any] = field(default_factory=list)
+
+    def param(self, value: Any, cast: str | None = None) -> sql.Composable:
+        self.params.append(value)
+        return sql.SQL("%s::" + cast) if cast else sql.SQL("%s")
+
+    # -- fields -------------------------------------------------------------
+
+    def column(self, name: str) -> sql.Composable:
+        if name == "id" and self.id_is_uuid:
+            return sql.SQL("(id::text COLLATE \"C\")")
+        return sql.Identifier(name)
+
+    def json_at(self, path: tuple[str, ...]) -> sql.Composable:
+        return sql.SQL("(data #> {})").format(self.param(list(path), "text[]"))
+
+    def text_at(self, path: tuple[str, ...]) -> sql.Composable:
+        return sql.SQL("(data #>> {})").format(self.param(list(path), "text[]"))
+
+    # -- criteria -----------------------------------------------------------
+
+    def where(self, criteria: Criteria, depth: int = 0) -> sql.Composable:
+        if depth > MAX_DEPTH:
+            raise InvalidArgument(f"criteria nest and/or deeper than {MAX_DEPTH} levels")
+        if isinstance(criteria, MatchAll):
+            return TRUE
+        if isinstance(criteria, (And, Or)):
+            if not criteria.items:
+                return TRUE if isinstance(criteria, And) else FALSE
+            parts = [self.where(item, depth + 1) for item in criteria.items]
+            joiner = sql.SQL(" AND " if isinstance(criteria, And) else " OR ")
+            return sql.SQL("({})").format(joiner.join(parts))
+        if isinstance(criteria, Equals):
+            return self.equals(criteria.field, criteria.value)
+        if isinstance(criteria, In):
+            if not criteria.values:
+                return FALSE
+            return sql.SQL("({})").format(
+                sql.SQL(" OR ").join(self.equals(criteria.field, value) for value in criteria.values)
+            )
+        if isinstance(criteria, Compare):
+            return self.compare(criteria.field, criteria.op, criteria.value)
+        if isinstance(criteria, TextSearch):
+            return self.text_search(criteria)
+        raise Unimplemented(f"{type(criteria).__name__} filters are not supported yet")
+
+    def equals(self, field_: Field, value: Any) -> sql.Composable:
+        if field_.column is not None:
+            return self.column_compare(field_.column, "=", value)
+        kind = _kind(value)
+        if kind == "time":
+            return self.time_compare(field_.path, "=", value)
+        value = normalize(value, str(field_))
+        if kind in ("array", "object") or any(segment.isdigit() for segment in field_.path):
+            # Containment is not equality for arrays and objects, and ``#>`` reads
+            # digit segments as array positions: check the exact value as well.
+            return sql.SQL("({} = {})").format(self.json_at(field_.path), self.param(json_param(value), "jsonb"))
+        nested: Any = value
+        for segment in reversed(field_.path):
+            nested = {segment: nested}
+        return sql.SQL("(data @> {})").format(self.param(json_param(nested), "jsonb"))
+
+    def compare(self, field_: Field, op: str, value: Any) -> sql.Composable:
+        if field_.column is not None:
+            return self.column_compare(field_.column, op, value)
+        kind = _kind(value)
+        if kind == "time":
+            return self.time_compare(field_.path, op, value)
+        if kind == "number":
+            value = normalize(value, str(field_))
+            return sql.SQL("(jsonb_typeof({x}) = 'number' AND {x2} {op} {v})").format(
+                x=self.json_at(field_.path),
+                x2=self.json_at(field_.path),
+                op=sql.SQL(op),
+                v=self.param(json_param(value), "jsonb"),
+            )
+        if kind == "string":
+            normalize(value, str(field_))
+            return sql.SQL("(jsonb_typeof({x}) = 'string' AND {t} COLLATE \"C\" {op} {v})").format(
+                x=self.json_at(field_.path),
+                t=self.text_at(field_.path),
+                op=sql.SQL(op),
+                v=self.param(value, "text"),
+            )
+        if kind == "boolean":
+            return sql.SQL("(jsonb_typeof({x}) = 'boolean' AND {x2} {op} {v})").format(
+                x=self.json_at(field_.path),
+                x2=self.json_at(field_.path),
+                op=sql.SQL(op),
+                v=self.param(json_param(value), "jsonb"),
+            )
+        raise InvalidArgument(f"{field_}: a {kind} value cannot be compared with {op}")
+
+    def time_compare(self, path: tuple[str, ...], op: str, value: datetime) -> sql.Composable:
+        return sql.SQL(
+            "(jsonb_typeof({x}) = 'string' AND jsonb_path_exists_tz("
+            "to_jsonb(regexp_replace({t}, '[Zz]$', '+00:00')), {test}::jsonpath, "
+            "jsonb_build_object('v', {v}), true))"
+        ).format(
+            x=self.json_at(path),
+            t=self.text_at(path),
+            test=sql.Literal(_TIME_TEST[op]),
+            v=self.param(isoformat(value), "text"),
+        )
+
+    def column_compare(self, column: str, op: str, value: Any) -> sql.Composable:
+        """Columns have one type each; a value of another type never matches."""
+        kind = _kind(value)
+        if column == "id":
+            if kind != "string":
+                return FALSE
+            normalize(value, "id")
+            return sql.SQL("({} {} {})").format(self.column("id"), sql.SQL(op), self.param(value, "text"))
+        if column == "version":
+            if kind != "number":
+                return FALSE
+            normalize(value, "version")
+            return sql.SQL("(version {} {})").format(sql.SQL(op), self.param(value, "numeric"))
+        if kind == "string":
+            try:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                return FALSE
+            kind = "time"
+        if kind != "time":
+            return FALSE
+        return sql.SQL("({} {} {})").format(sql.Identifier(column), sql.SQL(op), self.param(value, "timestamptz"))
+
+    def text_search(self, search: TextSearch) -> sql.Composable:
+        query = search.query.strip()
+        if not query:
+            raise InvalidArgument("text_search needs a non-empty query")
+        normalize(query, "text_search.query")
+        analyzer = ANALYZER_ALIASES.get(search.analyzer, search.analyzer)
+        if any(f.column is not None for f in search.fields):
+            raise InvalidArgument("text_search fields must be paths into data, not record columns")
+        if search.fields:
+            document = sql.SQL("to_tsvector({cfg}, {text})").format(
+                cfg=self.param(analyzer, "regconfig"),
+                text=sql.SQL(" || ' ' || ").join(
+                    sql.SQL("coalesce({}, '')").format(self.text_at(f.path)) for f in search.fields
+                ),
+            )
+        else:
+            document = sql.SQL("jsonb_to_tsvector({cfg}, data, '[\"string\"]')").format(
+                cfg=self.param(analyzer, "regconfig")
+            )
+        return sql.SQL("({} @@ plainto_tsquery({}, {}))").format(
+            document, self.param(analyzer, "regconfig"), self.param(query, "text")
+        )
+
+    # -- ordering -----------------------------------------------------------
+
+    def order_by(self, items: Iterable[OrderBy]) -> sql.Composable:
+        """Requested keys first, then ``created_at, id`` so pages never overlap."""
+        keys: list[sql.Composable] = []
+        for item in items:
+            target = self.column(item.field.column) if item.field.column else self.json_at(item.field.path)
+            keys.append(sql.SQL("{} {}").format(target, sql.SQL("ASC" if item.ascending else "DESC")))
+        keys.append(sql.SQL("created_at ASC"))
+        keys.append(sql.SQL("id ASC"))
+        return sql.SQL(", ").join(keys)

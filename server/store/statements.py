@@ -1,0 +1,345 @@
+"""Each store operation as one SQL statement plus the function that reads its result.
+
+Both :class:`~server.store.sync_store.DocumentStore` and
+:class:`~server.store.async_store.AsyncDocumentStore` run these; only how they
+wait for the database differs. Every operation is a single statement, so with an
+autocommit connection it costs one round trip and is atomic on its own: a batch
+insert that hits a duplicate id fails whole, an update merges inside PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Generic, TypeVar
+
+from psycopg import sql
+
+from server.store.compiler import Compiler, json_param
+from server.store.criteria import Criteria, Field, OrderBy, Query, coerce, ordering
+from server.store.document import Document, NewDocument
+from server.store.errors import Conflict, InvalidArgument, NotFound
+from server.store.json_values import normalize
+from server.store.schema import Layout
+
+T = TypeVar("T")
+
+MAX_NAME_LENGTH = 255
+DEFAULT_PAGE = 1000
+MAX_PAGE = 10000
+
+COLUMNS = sql.SQL("id::text AS id, collection, data, created_at, updated_at, version")
+
+Rows = list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement(Generic[T]):
+    """SQL, its parameters, and how to turn (rows, rowcount) into the operation's result.
+
+    ``query`` is None when the answer is known without asking the database
+    (for example a non-UUID id on a table whose ids are UUIDs).
+    """
+
+    query: sql.Composable | None
+    params: Sequence[Any]
+    result: Callable[[Rows, int], T]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    default_page: int = DEFAULT_PAGE
+    max_page: int = MAX_PAGE
+
+
+def check_name(value: str, what: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME_LENGTH:
+        raise InvalidArgument(f"{what} must be 1 to {MAX_NAME_LENGTH} characters")
+    if "\x00" in value:
+        raise InvalidArgument(f"{what} may not contain the NUL character (\\u0000)")
+    return value
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def to_document(row: tuple[Any, ...]) -> Document:
+    doc_id, collection, data, created_at, updated_at, version = row
+    return Document(doc_id, collection, data, _aware(created_at), _aware(updated_at), int(version))
+
+
+def _one_document(rows: Rows, _count: int) -> Document | None:
+    return to_document(rows[0]) if rows else None
+
+
+def _documents(rows: Rows, _count: int) -> list[Document]:
+    return [to_document(row) for row in rows]
+
+
+def _missing(collection: str, doc_id: str) -> Any:
+    raise NotFound(f"no document {doc_id!r} in collection {collection!r}")
+
+
+def _rowcount(_rows: Rows, count: int) -> int:
+    return count
+
+
+class Statements:
+    """Builds statements for one table layout, one tenant."""
+
+    def __init__(self, layout: Layout, tenant: str, limits: Limits = Limits()) -> None:
+        self.layout = layout
+        self.tenant = check_name(tenant, "tenant")
+        self.limits = limits
+
+    def _key_id(self, doc_id: str) -> str | None:
+        """The id as the table can hold it; None when it cannot exist there."""
+        check_name(doc_id, "id")
+        if self.layout.id_is_uuid:
+            try:
+                return str(uuid.UUID(doc_id))
+            except ValueError:
+                return None
+        return doc_id
+
+    def _id_cast(self) -> str:
+        return "uuid" if self.layout.id_is_uuid else "text"
+
+    # -- writes -------------------------------------------------------------
+
+    def insert(self, collection: str, docs: Sequence[NewDocument]) -> Statement[list[Document]]:
+        check_name(collection, "collection")
+        if not docs:
+            raise InvalidArgument("nothing to insert: the batch is empty")
+        ids: list[str] = []
+        datas: list[Any] = []
+        created: list[datetime | None] = []
+        updated: list[datetime | None] = []
+        versions: list[int | None] = []
+        for index, doc in enumerate(docs):
+            where = f"record {index}" if len(docs) > 1 else "record"
+            if doc.id is None or doc.id == "":
+                doc_id = str(uuid.uuid4())
+            else:
+                doc_id = check_name(doc.id, f"{where} id")
+                if self.layout.id_is_uuid and self._key_id(doc_id) is None:
+                    raise InvalidArgument(f"{where} id {doc_id!r}: this table stores UUID ids")
+            if not isinstance(doc.data, Mapping):
+                raise InvalidArgument(f"{where} data must be an object")
+            ids.append(doc_id)
+            datas.append(json_param(normalize(doc.data, f"{where} data")))
+            created.append(doc.created_at)
+            updated.append(doc.updated_at)
+            if doc.version is not None and doc.version < 1:
+                raise InvalidArgument(f"{where} version must be 1 or more")
+            versions.append(doc.version)
+        if len(set(ids)) != len(ids):
+            raise InvalidArgument("the batch names the same id more than once")
+        query = sql.SQL(
+            """
+            INSERT INTO documents (id, collection, tenant, data, created_at, updated_at, version)
+            SELECT r.id::{id_type}, %s, %s, r.data, coalesce(r.created, now()),
+                   coalesce(r.updated, now()), coalesce(r.version, 1)
+            FROM unnest(%s::text[], %s::jsonb[], %s::timestamptz[], %s::timestamptz[], %s::bigint[])
+                 WITH ORDINALITY AS r(id, data, created, updated, version, position)
+            ORDER BY r.position
+            RETURNING {columns}
+            """
+        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS)
+        params = [collection, self.tenant, ids, datas, created, updated, versions]
+
+        def in_request_order(rows: Rows, _count: int) -> list[Document]:
+            by_id = {row[0]: to_document(row) for row in rows}
+            return [by_id[doc_id] for doc_id in ids]
+
+        return Statement(query, params, in_request_order)
+
+    def update(
+        self, collection: str, doc_id: str, patch: Mapping[str, Any], expected_version: int | None = None
+    ) -> Statement[Document]:
+        """Merge ``patch`` into data (top-level keys replaced) in one statement.
+
+        The statement also reports the version it found before updating, which
+        tells "missing" (NOT_FOUND) from "someone else changed it first"
+        (CONFLICT) without a second round trip or a read-modify-write.
+        """
+        check_name(collection, "collection")
+        if not isinstance(patch, Mapping):
+            raise InvalidArgument("updates must be an object")
+        patch = normalize(patch, "updates")
+        key = self._key_id(doc_id)
+        if key is None:
+            return Statement(None, (), lambda _rows, _count: _missing(collection, doc_id))
+        query = sql.SQL(
+            """
+            WITH current AS (
+                SELECT version FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{id_type}
+            ), changed AS (
+                UPDATE documents
+                SET data = data || %s::jsonb, updated_at = now(), version = version + 1
+                WHERE tenant = %s AND collection = %s AND id = %s::{id_type}
+                  AND (%s::bigint IS NULL OR version = %s::bigint)
+                RETURNING {columns}
+            )
+            SELECT (SELECT version FROM current), changed.*
+            FROM (SELECT 1) AS one LEFT JOIN changed ON TRUE
+            """
+        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS)
+        params = [
+            self.tenant, collection, key,
+            json_param(patch),
+            self.tenant, collection, key,
+            expected_version, expected_version,
+        ]
+
+        def outcome(rows: Rows, _count: int) -> Document:
+            found, *document = rows[0]
+            if document[0] is not None:
+                return to_document(tuple(document))
+            if found is not None and expected_version is not None:
+                raise Conflict(
+                    f"document {doc_id!r} in {collection!r} is at version {found}, not {expected_version}"
+                )
+            return _missing(collection, doc_id)
+
+        return Statement(query, params, outcome)
+
+    def delete_one(self, collection: str, doc_id: str) -> Statement[int]:
+        check_name(collection, "collection")
+        key = self._key_id(doc_id)
+        if key is None:
+            return Statement(None, (), lambda _rows, _count: 0)
+        query = sql.SQL("DELETE FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{}").format(
+            sql.SQL(self._id_cast())
+        )
+        return Statement(query, [self.tenant, collection, key], _rowcount)
+
+    def delete_where(self, collection: str, query: Query) -> Statement[int]:
+        check_name(collection, "collection")
+        compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
+        condition = compiler.where(query.criteria)
+        statement = sql.SQL("DELETE FROM documents WHERE tenant = %s AND collection = %s AND {}").format(condition)
+        return Statement(statement, [self.tenant, collection, *compiler.params], _rowcount)
+
+    def delete_collection(self, collection: str) -> Statement[int]:
+        check_name(collection, "collection")
+        query = sql.SQL("DELETE FROM documents WHERE tenant = %s AND collection = %s")
+        return Statement(query, [self.tenant, collection], _rowcount)
+
+    # -- reads --------------------------------------------------------------
+
+    def read(self, collection: str, doc_id: str) -> Statement[Document | None]:
+        check_name(collection, "collection")
+        key = self._key_id(doc_id)
+        if key is None:
+            return Statement(None, (), lambda _rows, _count: None)
+        query = sql.SQL(
+            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{}"
+        ).format(COLUMNS, sql.SQL(self._id_cast()))
+        return Statement(query, [self.tenant, collection, key], _one_document)
+
+    def page(self, query: Query) -> tuple[int, int]:
+        limit = self.limits.default_page if not query.limit else query.limit
+        if limit < 0 or limit > self.limits.max_page:
+            raise InvalidArgument(f"limit must be 0 to {self.limits.max_page} (0 means {self.limits.default_page})")
+        if query.offset < 0:
+            raise InvalidArgument("offset must not be negative")
+        return limit, query.offset
+
+    def find(self, collection: str, query: Query) -> Statement[list[Document]]:
+        check_name(collection, "collection")
+        limit, offset = self.page(query)
+        compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
+        condition = compiler.where(query.criteria)
+        order = compiler.order_by(query.order_by)
+        statement = sql.SQL(
+            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND {} ORDER BY {} LIMIT %s OFFSET %s"
+        ).format(COLUMNS, condition, order)
+        # Parameters appear in the text in this order: tenant, collection, condition, order, page.
+        params = [self.tenant, collection, *compiler.params, limit, offset]
+        if not query.projections:
+            return Statement(statement, params, _documents)
+        paths = [p.path for p in query.projections if p.column is None]  # columns always come back
+
+        def projected(rows: Rows, count: int) -> list[Document]:
+            return [
+                Document(d.id, d.collection, project(d.data, paths), d.created_at, d.updated_at, d.version)
+                for d in _documents(rows, count)
+            ]
+
+        return Statement(statement, params, projected)
+
+    def count(self, collection: str, query: Query) -> Statement[int]:
+        check_name(collection, "collection")
+        compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
+        condition = compiler.where(query.criteria)
+        statement = sql.SQL("SELECT count(*) FROM documents WHERE tenant = %s AND collection = %s AND {}").format(
+            condition
+        )
+        return Statement(statement, [self.tenant, collection, *compiler.params], lambda rows, _c: int(rows[0][0]))
+
+    def ping(self) -> Statement[None]:
+        return Statement(sql.SQL("SELECT 1"), (), lambda _rows, _count: None)
+
+    def list_collections(self) -> Statement[list[str]]:
+        # A loose index scan: one index probe per collection instead of reading every row.
+        query = sql.SQL(
+            """
+            WITH RECURSIVE names AS (
+                (SELECT collection FROM documents WHERE tenant = %s ORDER BY collection LIMIT 1)
+                UNION ALL
+                SELECT (SELECT d.collection FROM documents d
+                        WHERE d.tenant = %s AND d.collection > names.collection
+                        ORDER BY d.collection LIMIT 1)
+                FROM names WHERE names.collection IS NOT NULL
+            )
+            SELECT collection FROM names WHERE collection IS NOT NULL
+            """
+        )
+        return Statement(query, [self.tenant, self.tenant], lambda rows, _c: [str(row[0]) for row in rows])
+
+
+def project(data: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    """Keep only the listed key paths of ``data``; nested paths give nested objects."""
+    result: dict[str, Any] = {}
+    for path in paths:
+        source: Any = data
+        for segment in path:
+            if not isinstance(source, dict) or segment not in source:
+                break
+            source = source[segment]
+        else:
+            target = result
+            for segment in path[:-1]:
+                existing = target.get(segment)
+                if not isinstance(existing, dict):
+                    existing = target[segment] = {}
+                target = existing
+            target[path[-1]] = source
+    return result
+
+
+
+def build_query(
+    criteria: Criteria | Mapping[str, Any] | None,
+    order_by: Sequence[OrderBy | str] = (),
+    limit: int | None = None,
+    offset: int = 0,
+    projections: Sequence[str] = (),
+) -> Query:
+    """A Query from the library's keyword arguments."""
+    return Query(
+        criteria=coerce(criteria),
+        order_by=ordering(order_by),
+        limit=limit,
+        offset=offset,
+        projections=tuple(Field.parse(name) for name in projections),
+    )
+
+
+def new_documents(docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[NewDocument]:
+    """Accept NewDocument objects or plain data mappings."""
+    return [doc if isinstance(doc, NewDocument) else NewDocument(dict(doc)) for doc in docs]
