@@ -29,6 +29,7 @@ T = TypeVar("T")
 MAX_NAME_LENGTH = 255
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
+MAX_BATCH = 10000
 
 COLUMNS = sql.SQL("id::text AS id, collection, data, created_at, updated_at, version")
 
@@ -52,6 +53,7 @@ class Statement(Generic[T]):
 class Limits:
     default_page: int = DEFAULT_PAGE
     max_page: int = MAX_PAGE
+    max_batch: int = MAX_BATCH
 
 
 def check_name(value: str, what: str) -> str:
@@ -113,7 +115,9 @@ class Statements:
     def insert(self, collection: str, docs: Sequence[NewDocument]) -> Statement[list[Document]]:
         check_name(collection, "collection")
         if not docs:
-            raise InvalidArgument("nothing to insert: the batch is empty")
+            return Statement(None, (), lambda _rows, _count: [])
+        if len(docs) > self.limits.max_batch:
+            raise InvalidArgument(f"a batch holds at most {self.limits.max_batch} records, not {len(docs)}")
         ids: list[str] = []
         datas: list[Any] = []
         created: list[datetime | None] = []

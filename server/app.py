@@ -1,0 +1,127 @@
+"""Assembling and running the gRPC server: the contract, health, reflection, shutdown.
+
+``grpc.health.v1`` answers SERVING for ``""`` and for the contract's service
+while the database answers a ping, NOT_SERVING otherwise and from the moment
+shutdown begins, so load balancers stop sending calls before the port closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from server import embedded
+from server.config import Settings, mask_password
+from server.metrics import Metrics
+from server.platform_info import PlatformInfo
+from server.service import PersistenceService
+from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError
+from stubs import persistence_platform_pb2 as pb
+from stubs import persistence_platform_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PersistencePlatformService"].full_name
+HEALTH_NAMES = ("", SERVICE_NAME)
+
+
+@dataclass
+class Running:
+    server: grpc.aio.Server
+    store: AsyncDocumentStore
+    health: health.aio.HealthServicer
+    port: int
+    watcher: asyncio.Task[None]
+
+    async def set_health(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in HEALTH_NAMES:
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        """Refuse new calls, let in-flight ones finish within ``grace``, then close the pool."""
+        self.watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.watcher
+        await self.set_health(False)
+        await self.server.stop(grace)
+        await self.store.close()
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return embedded.start(settings.data_dir)
+
+
+async def start(settings: Settings) -> Running:
+    url = database_url(settings)
+    store = await AsyncDocumentStore.open(
+        url,
+        tenant=settings.tenant,
+        limits=Limits(settings.default_page, settings.max_page, settings.max_batch),
+        pool=PoolSettings(settings.pool_min, settings.pool_max, settings.pool_timeout),
+    )
+    metrics = Metrics(pool_stats=store.pool.get_stats)
+    info = PlatformInfo(configuration=settings.public(url))
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    pb_grpc.add_PersistencePlatformServiceServicer_to_server(PersistenceService(store, metrics, info), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(settings.listen)
+    if port == 0:
+        await store.close()
+        raise SystemExit(f"persistence-server: cannot listen on {settings.listen}")
+    await server.start()
+    running = Running(server, store, health_servicer, port, asyncio.get_running_loop().create_task(asyncio.sleep(0)))
+    await running.set_health(True)
+    running.watcher = asyncio.create_task(_watch_database(running, settings.health_interval))
+    host = settings.listen.rsplit(":", 1)[0]
+    log.info("serving %s on %s:%d", SERVICE_NAME, host, port)
+    log.info("database: %s%s", mask_password(url), " (embedded)" if settings.database_url is None else "")
+    return running
+
+
+async def _watch_database(running: Running, interval: float) -> None:
+    """Keep grpc.health.v1 in step with whether the database answers."""
+    serving = True
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.wait_for(running.store.ping(), timeout=max(interval, 1.0))
+            healthy = True
+        except (StoreError, asyncio.TimeoutError):
+            healthy = False
+        if healthy != serving:
+            serving = healthy
+            log.warning("database %s", "answers again: SERVING" if healthy else "does not answer: NOT_SERVING")
+            await running.set_health(healthy)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing in-flight calls (up to %.1f s)", settings.grace_period)
+    await running.stop(settings.grace_period)
+    log.info("stopped")

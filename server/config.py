@@ -1,0 +1,102 @@
+"""Server settings: command-line flags, each with an environment variable behind it.
+
+A flag wins over its variable, the variable over the default. ``public()`` is the
+view GetPlatformInfo and the logs show: the database password never appears.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from server.store.statements import DEFAULT_PAGE, MAX_BATCH, MAX_PAGE
+
+DEFAULT_LISTEN = "127.0.0.1:9090"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    listen: str = DEFAULT_LISTEN
+    database_url: str | None = None
+    data_dir: Path = Path(".data/postgres")
+    tenant: str = "default"
+    grace_period: float = 10.0
+    default_page: int = DEFAULT_PAGE
+    max_page: int = MAX_PAGE
+    max_batch: int = MAX_BATCH
+    pool_min: int = 2
+    pool_max: int = 10
+    pool_timeout: float = 5.0
+    max_message_bytes: int = 16 * 1024 * 1024
+    health_interval: float = 1.0
+    log_level: str = "INFO"
+
+    def public(self, database_in_use: str | None = None) -> dict[str, Any]:
+        """Settings safe to show anyone: the connection string with its password masked."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["data_dir"] = str(self.data_dir)
+        shown["database_url"] = mask_password(database_in_use or self.database_url or "")
+        shown["embedded_database"] = self.database_url is None
+        return shown
+
+
+#: flag → (environment variable, type, help)
+_OPTIONS: dict[str, tuple[str, type, str]] = {
+    "listen": ("PERSISTENCE_LISTEN", str, f"HOST:PORT to serve on (default {DEFAULT_LISTEN})"),
+    "database_url": ("POSTGRES_CONNECTION_STRING", str, "PostgreSQL to use; without it an embedded one starts"),
+    "data_dir": ("PERSISTENCE_DATA_DIR", Path, "where the embedded PostgreSQL keeps its data (default .data/postgres)"),
+    "tenant": ("PERSISTENCE_TENANT", str, "tenant every row is written under (default 'default')"),
+    "grace_period": ("PERSISTENCE_GRACE_PERIOD", float, "seconds in-flight calls may finish on shutdown (default 10)"),
+    "default_page": ("PERSISTENCE_DEFAULT_PAGE", int, "results for a query with limit 0 (default 1000)"),
+    "max_page": ("PERSISTENCE_MAX_PAGE", int, "largest accepted query limit (default 10000)"),
+    "max_batch": ("PERSISTENCE_MAX_BATCH", int, "most records one InsertBatch may carry (default 10000)"),
+    "pool_min": ("PERSISTENCE_POOL_MIN", int, "database connections kept open (default 2)"),
+    "pool_max": ("PERSISTENCE_POOL_MAX", int, "most database connections (default 10)"),
+    "pool_timeout": ("PERSISTENCE_POOL_TIMEOUT", float, "seconds a call waits for a connection (default 5)"),
+    "max_message_bytes": ("PERSISTENCE_MAX_MESSAGE_BYTES", int, "largest gRPC message accepted (default 16 MiB)"),
+    "log_level": ("PERSISTENCE_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for name, (env, kind, help_text) in _OPTIONS.items():
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=f"{help_text} [env {env}]")
+
+
+def from_arguments(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:
+    values: dict[str, Any] = {}
+    for name, (env, kind, _help) in _OPTIONS.items():
+        given = getattr(args, name, None)
+        if given is not None:
+            values[name] = given
+        elif environ.get(env):
+            try:
+                values[name] = kind(environ[env])
+            except ValueError:
+                raise SystemExit(f"persistence-server: ${env}={environ[env]!r} is not a valid {kind.__name__}") from None
+    return Settings(**values)
+
+
+def parse(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    parser = argparse.ArgumentParser(prog="persistence-server")
+    add_arguments(parser)
+    return from_arguments(parser.parse_args(argv), environ)
+
+
+def mask_password(conninfo: str) -> str:
+    """The connection string with any password replaced by ``***``."""
+    if not conninfo:
+        return ""
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except Exception:
+        return "<unparseable connection string>"
+    if parts.get("password"):
+        parts["password"] = "***"
+    return make_conninfo(**{key: str(value) for key, value in parts.items() if value is not None})

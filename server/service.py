@@ -1,0 +1,242 @@
+"""The gRPC front door: ``unhinged.persistence.PersistencePlatformService`` over the store.
+
+Each handler decodes its request, makes one store call and encodes the answer;
+rules live in ``server.store``. Every failure is answered in the contract's own
+way, ``success=false`` and an ``error_message`` that starts with a stable code
+word, and every answer carries ``execution_time_ms``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import struct_pb2
+
+from server import codec
+from server.metrics import Metrics
+from server.platform_info import PlatformInfo
+from server.store import AsyncDocumentStore, InvalidArgument, StoreError, Unimplemented
+from stubs import persistence_platform_pb2 as pb
+from stubs import persistence_platform_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Handler = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+#: Query types that run the criteria as a plain filtered, ordered, paged read.
+CRITERIA_QUERIES = {pb.POINT_LOOKUP, pb.RANGE_SCAN, pb.DOCUMENT_QUERY, pb.FULL_TEXT_SEARCH, pb.TIME_SERIES}
+
+
+def _request_id(request: Any) -> str:
+    context = getattr(request, "context", None)
+    if context is not None and context.request_id:
+        return str(context.request_id)
+    return uuid.uuid4().hex[:16]
+
+
+def rpc(response_type: type[Response]) -> Callable[[Handler[Request, Response]], Handler[Request, Response]]:
+    """Wrap a handler: errors become contract answers, timing and metrics are recorded."""
+    fields = response_type.DESCRIPTOR.fields_by_name  # type: ignore[attr-defined]
+    timed = "execution_time_ms" in fields
+    # Platform answers (health, info, metrics) have no error fields: they fail with a gRPC status.
+    answers_errors = "error_message" in fields
+
+    def decorate(handler: Handler[Request, Response]) -> Handler[Request, Response]:
+        method = handler.__name__
+
+        @functools.wraps(handler)
+        async def call(self: PersistenceService, request: Request, context: grpc.aio.ServicerContext) -> Response:
+            started = time.perf_counter()
+            error_code: str | None = None
+            try:
+                response = await handler(self, request, context)
+            except Exception as exc:
+                error = exc if isinstance(exc, StoreError) else None
+                error_code = error.code if error is not None else "INTERNAL"
+                if error_code == "INTERNAL":
+                    request_id = _request_id(request)
+                    log.error("%s failed (request %s)", method, request_id, exc_info=exc)
+                    message = f"INTERNAL: {error or 'unexpected server error'} (request {request_id})"
+                else:
+                    message = f"{error_code}: {error}"
+                if not answers_errors:
+                    self.metrics.observe(method, time.perf_counter() - started, error_code)
+                    await context.abort(getattr(grpc.StatusCode, error_code), message)
+                response = response_type(success=False, error_message=message)  # type: ignore[call-arg]
+            elapsed = time.perf_counter() - started
+            if timed:
+                response.execution_time_ms = math.ceil(elapsed * 1000)  # type: ignore[attr-defined]
+            self.metrics.observe(method, elapsed, error_code)
+            return response
+
+        return call
+
+    return decorate
+
+
+def _expected_version(context: pb.ExecutionContext) -> int | None:
+    """``context.metadata["expected_version"]``: a number or its decimal text."""
+    if not context.HasField("metadata") or "expected_version" not in context.metadata.fields:
+        return None
+    value = codec.value_to_python(context.metadata.fields["expected_version"])
+    if isinstance(value, bool) or value is None:
+        raise InvalidArgument("expected_version must be a whole number")
+    try:
+        version = int(value) if isinstance(value, int) else int(str(value).strip())
+    except ValueError:
+        raise InvalidArgument(f"expected_version {value!r} is not a whole number") from None
+    if isinstance(value, float) or version < 1:
+        raise InvalidArgument(f"expected_version {value!r} is not a version (1 or more)")
+    return version
+
+
+class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
+    def __init__(self, store: AsyncDocumentStore, metrics: Metrics, info: PlatformInfo) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.info = info
+
+    # -- CRUD -----------------------------------------------------------------
+
+    @rpc(pb.InsertResponse)
+    async def Insert(self, request: pb.InsertRequest, context: grpc.aio.ServicerContext) -> pb.InsertResponse:
+        (document,) = await self.store.create_many(request.table_name, [codec.new_document(request.record)])
+        response = pb.InsertResponse(success=True)
+        codec.to_record(document, response.record)
+        return response
+
+    @rpc(pb.InsertBatchResponse)
+    async def InsertBatch(
+        self, request: pb.InsertBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InsertBatchResponse:
+        documents = await self.store.create_many(
+            request.table_name, [codec.new_document(record) for record in request.records]
+        )
+        response = pb.InsertBatchResponse(success=True, inserted_count=len(documents))
+        for document in documents:
+            codec.to_record(document, response.records.add())
+        return response
+
+    @rpc(pb.UpdateResponse)
+    async def Update(self, request: pb.UpdateRequest, context: grpc.aio.ServicerContext) -> pb.UpdateResponse:
+        document = await self.store.update(
+            request.table_name,
+            request.id,
+            codec.struct_to_dict(request.updates),
+            expected_version=_expected_version(request.context),
+        )
+        response = pb.UpdateResponse(success=True)
+        codec.to_record(document, response.record)
+        return response
+
+    @rpc(pb.DeleteResponse)
+    async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext) -> pb.DeleteResponse:
+        if not request.HasField("criteria") or request.criteria.WhichOneof("criteria") is None:
+            raise InvalidArgument("Delete needs criteria; to empty a collection, match its documents explicitly")
+        query = codec.query_from_spec(pb.QuerySpec(criteria=request.criteria))
+        deleted = await self.store.delete_where(request.table_name, query)
+        return pb.DeleteResponse(success=True, deleted_count=deleted)
+
+    # -- queries --------------------------------------------------------------
+
+    @rpc(pb.ExecuteRawQueryResponse)
+    async def ExecuteRawQuery(
+        self, request: pb.ExecuteRawQueryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExecuteRawQueryResponse:
+        spec = request.query_spec
+        query = codec.query_from_spec(spec)
+        response = pb.ExecuteRawQueryResponse(success=True)
+        if spec.query_type == pb.AGGREGATION:
+            total = await self.store.count(spec.table_name, query)
+            response.results.add().data.update({"count": total})
+        elif spec.query_type in CRITERIA_QUERIES:
+            for document in await self.store.find(spec.table_name, query):
+                codec.to_record(document, response.results.add())
+        else:
+            raise Unimplemented(f"query_type {pb.QueryType.Name(spec.query_type)} is not supported yet")
+        response.count = len(response.results)
+        return response
+
+    @rpc(pb.ExecuteQueryResponse)
+    async def ExecuteQuery(
+        self, request: pb.ExecuteQueryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExecuteQueryResponse:
+        raise Unimplemented(f"{request.query_name}: named queries are not available yet")
+
+    @rpc(pb.VectorSearchResponse)
+    async def VectorSearch(
+        self, request: pb.VectorSearchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VectorSearchResponse:
+        raise Unimplemented("VectorSearch is not available yet")
+
+    @rpc(pb.GraphTraverseResponse)
+    async def GraphTraverse(
+        self, request: pb.GraphTraverseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GraphTraverseResponse:
+        raise Unimplemented("GraphTraverse is not available yet")
+
+    @rpc(pb.ExecuteOperationResponse)
+    async def ExecuteOperation(
+        self, request: pb.ExecuteOperationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExecuteOperationResponse:
+        raise Unimplemented(f"{request.operation_name}: named operations are not available yet")
+
+    # -- platform -------------------------------------------------------------
+
+    @rpc(pb.HealthCheckResponse)
+    async def HealthCheck(
+        self, request: pb.HealthCheckRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HealthCheckResponse:
+        database = pb.TechnologyHealth(technology="postgresql")
+        try:
+            seconds = await self.store.ping()
+        except StoreError as exc:
+            database.healthy = False
+            database.status = "unavailable"
+            database.error_message = f"{exc.code}: {exc}"
+        else:
+            database.healthy = True
+            database.status = "serving"
+            database.response_time_ms = math.ceil(seconds * 1000)
+        return pb.HealthCheckResponse(
+            healthy=database.healthy,
+            version=self.info.version,
+            uptime_seconds=int(self.info.uptime_seconds()),
+            technology_health=[database],
+        )
+
+    @rpc(pb.GetPlatformInfoResponse)
+    async def GetPlatformInfo(
+        self, request: pb.GetPlatformInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPlatformInfoResponse:
+        configuration = struct_pb2.Struct()
+        configuration.update(self.info.configuration)
+        return pb.GetPlatformInfoResponse(
+            platform_name=self.info.name,
+            version=self.info.version,
+            supported_technologies=["postgresql"],
+            supported_features=list(self.info.features),
+            configuration=configuration,
+        )
+
+    @rpc(pb.GetMetricsResponse)
+    async def GetMetrics(self, request: pb.GetMetricsRequest, context: grpc.aio.ServicerContext) -> pb.GetMetricsResponse:
+        chosen = request.format.lower() or "prometheus"
+        if chosen == "prometheus":
+            data = self.metrics.prometheus()
+        elif chosen == "json":
+            data = self.metrics.as_json()
+        else:
+            raise InvalidArgument(f"format {request.format!r}: use 'prometheus' or 'json'")
+        response = pb.GetMetricsResponse(format=chosen, metrics_data=data)
+        response.collected_at.GetCurrentTime()
+        return response
