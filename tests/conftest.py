@@ -1,0 +1,177 @@
+"""Shared fixtures: a real PostgreSQL, a running server, and clients built from the original contract.
+
+The database is the embedded PostgreSQL (started once per session in a
+temporary directory) unless ``TEST_DATABASE_URL`` names another one, as
+``.ci/run`` does for the machine's PostgreSQL 15. Tests isolate themselves by
+unique collection and tenant names instead of wiping the table, so they can
+share one server.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from server.store import DocumentStore
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The contract exactly as the old platform's callers have it, never the project's copy.
+ORIGINAL_CONTRACT = ROOT.parent / "shared" / "contract" / "persistence_platform.proto"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that touches PostgreSQL gets the ``database`` mark (``make test-db`` runs those)."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if {"database_url", "store", "client", "server"} & set(fixtures):
+            item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    from server import embedded
+
+    return embedded.start(tmp_path_factory.mktemp("embedded") / "postgres")
+
+
+@pytest.fixture(scope="session")
+def shared_store(database_url: str) -> Iterator[DocumentStore]:
+    with DocumentStore(database_url) as store:
+        yield store
+
+
+@pytest.fixture
+def tenant() -> str:
+    return "t-" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def store(shared_store: DocumentStore, tenant: str) -> DocumentStore:
+    """A store scoped to a fresh tenant: nothing another test wrote is visible."""
+    return shared_store.for_tenant(tenant)
+
+
+@pytest.fixture
+def collection() -> str:
+    return "c-" + uuid.uuid4().hex[:12]
+
+
+# -- the contract as callers compiled it ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def contract(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModuleType, ModuleType]:
+    """(messages, grpc) modules generated now from the ORIGINAL contract file."""
+    out = tmp_path_factory.mktemp("original_contract")
+    from grpc_tools import protoc
+
+    include = Path(protoc.__file__).parent / "_proto"
+    status = protoc.main(
+        [
+            "protoc",
+            f"-I{ORIGINAL_CONTRACT.parent}",
+            f"-I{include}",
+            f"--python_out={out}",
+            f"--grpc_python_out={out}",
+            ORIGINAL_CONTRACT.name,
+        ]
+    )
+    assert status == 0, "protoc failed on the original contract"
+    sys.path.insert(0, str(out))
+    try:
+        return importlib.import_module("persistence_platform_pb2"), importlib.import_module(
+            "persistence_platform_pb2_grpc"
+        )
+    finally:
+        sys.path.remove(str(out))
+
+
+@pytest.fixture(scope="session")
+def pb(contract: tuple[ModuleType, ModuleType]) -> ModuleType:
+    return contract[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ServerProcess:
+    """``persistence-server`` in a subprocess, as an operator would run it."""
+
+    def __init__(self, database_url: str, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"persistence-server-{self.port}.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server", "--listen", self.address, "--database-url", database_url, *extra],
+            cwd=ROOT,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+        self.wait_serving()
+
+    def wait_serving(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.address) as channel:
+            probe = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
+                try:
+                    answer = probe.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start serving:\n{self.log.read_text()}")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[ServerProcess]:
+    running = ServerProcess(database_url)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server.address) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def client(channel: grpc.Channel, contract: tuple[ModuleType, ModuleType]) -> Any:
+    """A PersistencePlatformService stub compiled from the original contract."""
+    return contract[1].PersistencePlatformServiceStub(channel)
