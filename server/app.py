@@ -14,7 +14,8 @@ import signal
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
 from server import embedded
@@ -36,7 +37,7 @@ HEALTH_NAMES = ("", SERVICE_NAME)
 class Running:
     server: grpc.aio.Server
     store: AsyncDocumentStore
-    health: health.aio.HealthServicer
+    health: health_aio.HealthServicer
     port: int
     watcher: asyncio.Task[None]
 
@@ -79,7 +80,7 @@ async def start(settings: Settings) -> Running:
         ]
     )
     pb_grpc.add_PersistencePlatformServiceServicer_to_server(PersistenceService(store, metrics, info), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
@@ -106,7 +107,7 @@ async def _watch_database(running: Running, interval: float) -> None:
         try:
             await asyncio.wait_for(running.store.ping(), timeout=max(interval, 1.0))
             healthy = True
-        except (StoreError, asyncio.TimeoutError):
+        except (TimeoutError, StoreError):
             healthy = False
         if healthy != serving:
             serving = healthy

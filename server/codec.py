@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import any_pb2, struct_pb2, timestamp_pb2, wrappers_pb2
@@ -68,11 +68,11 @@ def dict_to_struct(data: dict[str, Any], target: struct_pb2.Struct) -> None:
 
 
 def to_timestamp(moment: datetime, target: timestamp_pb2.Timestamp) -> None:
-    target.FromDatetime(moment.astimezone(timezone.utc))
+    target.FromDatetime(moment.astimezone(UTC))
 
 
 def from_timestamp(stamp: timestamp_pb2.Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=timezone.utc)
+    return stamp.ToDatetime(tzinfo=UTC)
 
 
 # -- records --------------------------------------------------------------------

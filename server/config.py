@@ -79,7 +79,9 @@ def from_arguments(args: argparse.Namespace, environ: Mapping[str, str] = os.env
             try:
                 values[name] = kind(environ[env])
             except ValueError:
-                raise SystemExit(f"persistence-server: ${env}={environ[env]!r} is not a valid {kind.__name__}") from None
+                raise SystemExit(
+                    f"persistence-server: ${env}={environ[env]!r} is not a valid {kind.__name__}"
+                ) from None
     return Settings(**values)
 
 

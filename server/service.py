@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
-Handler = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+Context = grpc.aio.ServicerContext[Any, Any]
+Handler = Callable[[Any, Request, Context], Awaitable[Response]]
 
 #: Query types that run the criteria as a plain filtered, ordered, paged read.
 CRITERIA_QUERIES = {pb.POINT_LOOKUP, pb.RANGE_SCAN, pb.DOCUMENT_QUERY, pb.FULL_TEXT_SEARCH, pb.TIME_SERIES}
@@ -54,7 +55,7 @@ def rpc(response_type: type[Response]) -> Callable[[Handler[Request, Response]],
         method = handler.__name__
 
         @functools.wraps(handler)
-        async def call(self: PersistenceService, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        async def call(self: PersistenceService, request: Request, context: Context) -> Response:
             started = time.perf_counter()
             error_code: str | None = None
             try:
@@ -108,16 +109,14 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
     # -- CRUD -----------------------------------------------------------------
 
     @rpc(pb.InsertResponse)
-    async def Insert(self, request: pb.InsertRequest, context: grpc.aio.ServicerContext) -> pb.InsertResponse:
+    async def Insert(self, request: pb.InsertRequest, context: Context) -> pb.InsertResponse:
         (document,) = await self.store.create_many(request.table_name, [codec.new_document(request.record)])
         response = pb.InsertResponse(success=True)
         codec.to_record(document, response.record)
         return response
 
     @rpc(pb.InsertBatchResponse)
-    async def InsertBatch(
-        self, request: pb.InsertBatchRequest, context: grpc.aio.ServicerContext
-    ) -> pb.InsertBatchResponse:
+    async def InsertBatch(self, request: pb.InsertBatchRequest, context: Context) -> pb.InsertBatchResponse:
         documents = await self.store.create_many(
             request.table_name, [codec.new_document(record) for record in request.records]
         )
@@ -127,7 +126,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         return response
 
     @rpc(pb.UpdateResponse)
-    async def Update(self, request: pb.UpdateRequest, context: grpc.aio.ServicerContext) -> pb.UpdateResponse:
+    async def Update(self, request: pb.UpdateRequest, context: Context) -> pb.UpdateResponse:
         document = await self.store.update(
             request.table_name,
             request.id,
@@ -139,7 +138,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         return response
 
     @rpc(pb.DeleteResponse)
-    async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext) -> pb.DeleteResponse:
+    async def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.DeleteResponse:
         if not request.HasField("criteria") or request.criteria.WhichOneof("criteria") is None:
             raise InvalidArgument("Delete needs criteria; to empty a collection, match its documents explicitly")
         query = codec.query_from_spec(pb.QuerySpec(criteria=request.criteria))
@@ -149,9 +148,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
     # -- queries --------------------------------------------------------------
 
     @rpc(pb.ExecuteRawQueryResponse)
-    async def ExecuteRawQuery(
-        self, request: pb.ExecuteRawQueryRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ExecuteRawQueryResponse:
+    async def ExecuteRawQuery(self, request: pb.ExecuteRawQueryRequest, context: Context) -> pb.ExecuteRawQueryResponse:
         spec = request.query_spec
         query = codec.query_from_spec(spec)
         response = pb.ExecuteRawQueryResponse(success=True)
@@ -167,35 +164,27 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         return response
 
     @rpc(pb.ExecuteQueryResponse)
-    async def ExecuteQuery(
-        self, request: pb.ExecuteQueryRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ExecuteQueryResponse:
+    async def ExecuteQuery(self, request: pb.ExecuteQueryRequest, context: Context) -> pb.ExecuteQueryResponse:
         raise Unimplemented(f"{request.query_name}: named queries are not available yet")
 
     @rpc(pb.VectorSearchResponse)
-    async def VectorSearch(
-        self, request: pb.VectorSearchRequest, context: grpc.aio.ServicerContext
-    ) -> pb.VectorSearchResponse:
+    async def VectorSearch(self, request: pb.VectorSearchRequest, context: Context) -> pb.VectorSearchResponse:
         raise Unimplemented("VectorSearch is not available yet")
 
     @rpc(pb.GraphTraverseResponse)
-    async def GraphTraverse(
-        self, request: pb.GraphTraverseRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GraphTraverseResponse:
+    async def GraphTraverse(self, request: pb.GraphTraverseRequest, context: Context) -> pb.GraphTraverseResponse:
         raise Unimplemented("GraphTraverse is not available yet")
 
     @rpc(pb.ExecuteOperationResponse)
     async def ExecuteOperation(
-        self, request: pb.ExecuteOperationRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ExecuteOperationRequest, context: Context
     ) -> pb.ExecuteOperationResponse:
         raise Unimplemented(f"{request.operation_name}: named operations are not available yet")
 
     # -- platform -------------------------------------------------------------
 
     @rpc(pb.HealthCheckResponse)
-    async def HealthCheck(
-        self, request: pb.HealthCheckRequest, context: grpc.aio.ServicerContext
-    ) -> pb.HealthCheckResponse:
+    async def HealthCheck(self, request: pb.HealthCheckRequest, context: Context) -> pb.HealthCheckResponse:
         database = pb.TechnologyHealth(technology="postgresql")
         try:
             seconds = await self.store.ping()
@@ -215,9 +204,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         )
 
     @rpc(pb.GetPlatformInfoResponse)
-    async def GetPlatformInfo(
-        self, request: pb.GetPlatformInfoRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetPlatformInfoResponse:
+    async def GetPlatformInfo(self, request: pb.GetPlatformInfoRequest, context: Context) -> pb.GetPlatformInfoResponse:
         configuration = struct_pb2.Struct()
         configuration.update(self.info.configuration)
         return pb.GetPlatformInfoResponse(
@@ -229,7 +216,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         )
 
     @rpc(pb.GetMetricsResponse)
-    async def GetMetrics(self, request: pb.GetMetricsRequest, context: grpc.aio.ServicerContext) -> pb.GetMetricsResponse:
+    async def GetMetrics(self, request: pb.GetMetricsRequest, context: Context) -> pb.GetMetricsResponse:
         chosen = request.format.lower() or "prometheus"
         if chosen == "prometheus":
             data = self.metrics.prometheus()

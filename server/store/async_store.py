@@ -14,7 +14,7 @@ from server.store.criteria import Criteria, OrderBy, Query
 from server.store.database_errors import translate
 from server.store.document import Document, NewDocument
 from server.store.pool_settings import SESSION_SETUP, PoolSettings, connection_kwargs
-from server.store.schema import Layout, ensure_schema
+from server.store.schema import Layout
 from server.store.statements import Limits, Statement, Statements, build_query, new_documents
 from server.store.sync_store import DocumentStore
 
@@ -90,11 +90,16 @@ class AsyncDocumentStore:
     async def create_many(self, collection: str, docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[Document]:
         return await self._run(self._sql.insert(collection, new_documents(docs)))
 
-    async def read(self, collection: str, id: str) -> Document | None:  # noqa: A002
+    async def read(self, collection: str, id: str) -> Document | None:
         return await self._run(self._sql.read(collection, id))
 
     async def update(
-        self, collection: str, id: str, updates: Mapping[str, Any], *, expected_version: int | None = None  # noqa: A002
+        self,
+        collection: str,
+        id: str,
+        updates: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
     ) -> Document:
         return await self._run(self._sql.update(collection, id, updates, expected_version))
 

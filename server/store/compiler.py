@@ -94,7 +94,7 @@ class Compiler:
 
     def column(self, name: str) -> sql.Composable:
         if name == "id" and self.id_is_uuid:
-            return sql.SQL("(id::text COLLATE \"C\")")
+            return sql.SQL('(id::text COLLATE "C")')
         return sql.Identifier(name)
 
     def json_at(self, path: tuple[str, ...]) -> sql.Composable:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from server.store.errors import InvalidArgument
 
@@ -44,7 +44,7 @@ class Field:
         if name in COLUMNS:
             return cls(column=name)
         if name.startswith(DATA_PREFIX):
-            name = name[len(DATA_PREFIX):]
+            name = name[len(DATA_PREFIX) :]
         segments = tuple(name.split("."))
         if any(segment == "" for segment in segments):
             raise InvalidArgument(f"field {name!r} has an empty path segment")
@@ -99,7 +99,7 @@ class MatchAll:
     """No condition: every document of the collection."""
 
 
-Criteria = Union[Equals, Compare, In, TextSearch, And, Or, MatchAll]
+Criteria = Equals | Compare | In | TextSearch | And | Or | MatchAll
 
 
 @dataclass(frozen=True, slots=True)

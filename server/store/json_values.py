@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from server.store.errors import InvalidArgument
@@ -54,7 +54,7 @@ def normalize(value: Any, where: str = "data") -> Any:
 def isoformat(moment: datetime) -> str:
     """RFC 3339 text for a datetime, naive ones taken as UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.isoformat()
 
 

@@ -9,6 +9,7 @@ the indexes) and leaves the old library able to work on it unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import Connection, sql
 
@@ -51,7 +52,7 @@ class Layout:
     timestamps_have_zone: bool
 
 
-def ensure_schema(conn: Connection[object]) -> Layout:
+def ensure_schema(conn: Connection[Any]) -> Layout:
     """Create or upgrade the table and indexes, then describe what is there."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
@@ -61,7 +62,7 @@ def ensure_schema(conn: Connection[object]) -> Layout:
         return describe(conn)
 
 
-def describe(conn: Connection[object]) -> Layout:
+def describe(conn: Connection[Any]) -> Layout:
     rows = conn.execute(
         """
         SELECT column_name, data_type FROM information_schema.columns

@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Generic, NoReturn, TypeVar
 
 from psycopg import sql
 
@@ -65,7 +65,7 @@ def check_name(value: str, what: str) -> str:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def to_document(row: tuple[Any, ...]) -> Document:
@@ -81,7 +81,7 @@ def _documents(rows: Rows, _count: int) -> list[Document]:
     return [to_document(row) for row in rows]
 
 
-def _missing(collection: str, doc_id: str) -> Any:
+def _missing(collection: str, doc_id: str) -> NoReturn:
     raise NotFound(f"no document {doc_id!r} in collection {collection!r}")
 
 
@@ -193,10 +193,15 @@ class Statements:
             """
         ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS)
         params = [
-            self.tenant, collection, key,
+            self.tenant,
+            collection,
+            key,
             json_param(patch),
-            self.tenant, collection, key,
-            expected_version, expected_version,
+            self.tenant,
+            collection,
+            key,
+            expected_version,
+            expected_version,
         ]
 
         def outcome(rows: Rows, _count: int) -> Document:
@@ -204,9 +209,7 @@ class Statements:
             if document[0] is not None:
                 return to_document(tuple(document))
             if found is not None and expected_version is not None:
-                raise Conflict(
-                    f"document {doc_id!r} in {collection!r} is at version {found}, not {expected_version}"
-                )
+                raise Conflict(f"document {doc_id!r} in {collection!r} is at version {found}, not {expected_version}")
             return _missing(collection, doc_id)
 
         return Statement(query, params, outcome)
@@ -240,9 +243,9 @@ class Statements:
         key = self._key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: None)
-        query = sql.SQL(
-            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{}"
-        ).format(COLUMNS, sql.SQL(self._id_cast()))
+        query = sql.SQL("SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{}").format(
+            COLUMNS, sql.SQL(self._id_cast())
+        )
         return Statement(query, [self.tenant, collection, key], _one_document)
 
     def page(self, query: Query) -> tuple[int, int]:
@@ -324,7 +327,6 @@ def project(data: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str,
                 target = existing
             target[path[-1]] = source
     return result
-
 
 
 def build_query(

@@ -98,7 +98,7 @@ class DocumentStore:
         collection: str,
         data: Mapping[str, Any],
         *,
-        id: str | None = None,  # noqa: A002 - the seed library's keyword
+        id: str | None = None,
         created_at: datetime | None = None,
         updated_at: datetime | None = None,
     ) -> Document:
@@ -110,16 +110,21 @@ class DocumentStore:
         """Insert all documents or none (one statement)."""
         return self._run(self._sql.insert(collection, new_documents(docs)))
 
-    def read(self, collection: str, id: str) -> Document | None:  # noqa: A002
+    def read(self, collection: str, id: str) -> Document | None:
         return self._run(self._sql.read(collection, id))
 
     def update(
-        self, collection: str, id: str, updates: Mapping[str, Any], *, expected_version: int | None = None  # noqa: A002
+        self,
+        collection: str,
+        id: str,
+        updates: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
     ) -> Document:
         """Shallow-merge ``updates`` into the document's data; raises NotFound or Conflict."""
         return self._run(self._sql.update(collection, id, updates, expected_version))
 
-    def delete(self, collection: str, id: str) -> bool:  # noqa: A002
+    def delete(self, collection: str, id: str) -> bool:
         return self._run(self._sql.delete_one(collection, id)) > 0
 
     def query(
