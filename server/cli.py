@@ -1,9 +1,11 @@
-"""``persistence-server``: serve the persistence platform contract."""
+"""``persistence-server``: serve the persistence platform contract (default), or
+``persistence-server migrate ...`` for the cutover tools."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Sequence
 
 from server import config
@@ -11,7 +13,12 @@ from server.app import serve
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = config.parse(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "migrate":
+        from server.migrate.cli import main as migrate_main
+
+        raise SystemExit(migrate_main(args[1:]))
+    settings = config.parse(args)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
