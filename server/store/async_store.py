@@ -4,24 +4,95 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from server.store.criteria import Criteria, OrderBy, Query
+from server.store.criteria import Query
 from server.store.database_errors import translate
 from server.store.document import Document, NewDocument
 from server.store.pool_settings import SESSION_SETUP, PoolSettings, connection_kwargs
 from server.store.schema import Layout
-from server.store.statements import Limits, Statement, Statements, build_query, new_documents
+from server.store.statements import Limits, Statement, Statements, new_documents
 from server.store.sync_store import DocumentStore
 
 T = TypeVar("T")
 
 
-class AsyncDocumentStore:
+async def execute(conn: AsyncConnection[Any], statement: Statement[T]) -> T:
+    """Run one statement on ``conn``; database failures become StoreErrors."""
+    if statement.query is None:
+        return statement.result([], 0)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(statement.query, statement.params)
+            rows = await cur.fetchall() if cur.description is not None else []
+            count = cur.rowcount
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        raise error from exc
+    return statement.result(rows, count)
+
+
+class AsyncOperations:
+    """Awaitable operations over whatever ``_run`` executes statements on."""
+
+    _sql: Statements
+
+    async def _run(self, statement: Statement[T]) -> T:
+        raise NotImplementedError
+
+    @property
+    def statements(self) -> Statements:
+        return self._sql
+
+    async def create_many(self, collection: str, docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[Document]:
+        return await self._run(self._sql.insert(collection, new_documents(docs)))
+
+    async def read(self, collection: str, id: str, *, include_deleted: bool = False) -> Document | None:
+        return await self._run(self._sql.read(collection, id, include_deleted))
+
+    async def update(
+        self, collection: str, id: str, updates: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> Document:
+        return await self._run(self._sql.update(collection, id, updates, expected_version))
+
+    async def find(self, collection: str, query: Query) -> list[Document]:
+        return await self._run(self._sql.find(collection, query))
+
+    async def count(self, collection: str, query: Query) -> int:
+        return await self._run(self._sql.count(collection, query))
+
+    async def delete_where(self, collection: str, query: Query) -> int:
+        return await self._run(self._sql.delete_where(collection, query))
+
+    async def soft_delete(self, collection: str, query: Query) -> int:
+        return await self._run(self._sql.soft_delete(collection, query))
+
+    async def delete_collection(self, collection: str) -> int:
+        return await self._run(self._sql.delete_collection(collection))
+
+    async def list_collections(self) -> list[str]:
+        return await self._run(self._sql.list_collections())
+
+
+class AsyncTransaction(AsyncOperations):
+    """Operations on one connection inside one transaction: all commit, or none."""
+
+    def __init__(self, conn: AsyncConnection[Any], statements: Statements) -> None:
+        self._conn = conn
+        self._sql = statements
+
+    async def _run(self, statement: Statement[T]) -> T:
+        return await execute(self._conn, statement)
+
+
+class AsyncDocumentStore(AsyncOperations):
     """Awaitable twin of DocumentStore; construct it with :meth:`open`."""
 
     def __init__(self, pool: AsyncConnectionPool[Any], layout: Layout, statements: Statements) -> None:
@@ -76,59 +147,25 @@ class AsyncDocumentStore:
         if statement.query is None:
             return statement.result([], 0)
         try:
-            async with self._pool.connection() as conn, conn.cursor() as cur:
-                await cur.execute(statement.query, statement.params)
-                rows = await cur.fetchall() if cur.description is not None else []
-                count = cur.rowcount
+            async with self._pool.connection() as conn:
+                return await execute(conn, statement)
+        except Exception as exc:  # pool failures (timeouts, lost connections)
+            error = translate(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncTransaction]:
+        """``async with store.transaction() as tx:`` — every tx call commits together, or none does."""
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                yield AsyncTransaction(conn, self._sql)
         except Exception as exc:
             error = translate(exc)
             if error is None:
                 raise
             raise error from exc
-        return statement.result(rows, count)
-
-    async def create_many(self, collection: str, docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[Document]:
-        return await self._run(self._sql.insert(collection, new_documents(docs)))
-
-    async def read(self, collection: str, id: str) -> Document | None:
-        return await self._run(self._sql.read(collection, id))
-
-    async def update(
-        self,
-        collection: str,
-        id: str,
-        updates: Mapping[str, Any],
-        *,
-        expected_version: int | None = None,
-    ) -> Document:
-        return await self._run(self._sql.update(collection, id, updates, expected_version))
-
-    async def find(self, collection: str, query: Query) -> list[Document]:
-        return await self._run(self._sql.find(collection, query))
-
-    async def query(
-        self,
-        collection: str,
-        criteria: Criteria | Mapping[str, Any] | None = None,
-        *,
-        order_by: Sequence[OrderBy | str] = (),
-        limit: int | None = None,
-        offset: int = 0,
-        projections: Sequence[str] = (),
-    ) -> list[Document]:
-        return await self.find(collection, build_query(criteria, order_by, limit, offset, projections))
-
-    async def count(self, collection: str, query: Query) -> int:
-        return await self._run(self._sql.count(collection, query))
-
-    async def delete_where(self, collection: str, query: Query) -> int:
-        return await self._run(self._sql.delete_where(collection, query))
-
-    async def delete_collection(self, collection: str) -> int:
-        return await self._run(self._sql.delete_collection(collection))
-
-    async def list_collections(self) -> list[str]:
-        return await self._run(self._sql.list_collections())
 
     async def ping(self) -> float:
         started = time.perf_counter()

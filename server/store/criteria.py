@@ -117,6 +117,8 @@ class Query:
     limit: int | None = None
     offset: int = 0
     projections: tuple[Field, ...] = ()
+    #: Also return soft-deleted documents (see ``statements.DELETED_KEY``).
+    include_deleted: bool = False
 
 
 def range_of(field_: Field, low: Any = None, high: Any = None) -> Criteria:

@@ -21,7 +21,7 @@ from server.store.compiler import Compiler, json_param
 from server.store.criteria import Criteria, Field, OrderBy, Query, coerce, ordering
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument, NotFound
-from server.store.json_values import normalize
+from server.store.json_values import dumps, normalize
 from server.store.schema import Layout
 
 T = TypeVar("T")
@@ -32,6 +32,14 @@ MAX_PAGE = 10000
 MAX_BATCH = 10000
 
 COLUMNS = sql.SQL("id::text AS id, collection, data, created_at, updated_at, version")
+
+#: Every write announces ``[tenant, collection]`` on this channel when it commits, so
+#: caches in any process (see ``changes.ChangeFeed``) drop what the write made stale.
+CHANGES_CHANNEL = "documents_changed"
+#: A soft-deleted document carries the time of its deletion under this data key and
+#: drops out of reads, queries, updates and deletes unless they ask for it.
+DELETED_KEY = "_deleted_at"
+LIVE = sql.SQL("NOT (data ? {})").format(sql.Literal(DELETED_KEY))
 
 Rows = list[tuple[Any, ...]]
 
@@ -44,7 +52,7 @@ class Statement(Generic[T]):
     (for example a non-UUID id on a table whose ids are UUIDs).
     """
 
-    query: sql.Composable | None
+    query: sql.SQL | sql.Composed | None
     params: Sequence[Any]
     result: Callable[[Rows, int], T]
 
@@ -85,8 +93,8 @@ def _missing(collection: str, doc_id: str) -> NoReturn:
     raise NotFound(f"no document {doc_id!r} in collection {collection!r}")
 
 
-def _rowcount(_rows: Rows, count: int) -> int:
-    return count
+def _first_int(rows: Rows, _count: int) -> int:
+    return int(rows[0][0])
 
 
 class Statements:
@@ -109,6 +117,13 @@ class Statements:
 
     def _id_cast(self) -> str:
         return "uuid" if self.layout.id_is_uuid else "text"
+
+    def _announce(self, collection: str) -> tuple[sql.Composable, list[Any]]:
+        """``pg_notify`` for a write; PostgreSQL folds repeats within one transaction."""
+        return sql.SQL("pg_notify({}, %s)").format(sql.Literal(CHANGES_CHANNEL)), [dumps([self.tenant, collection])]
+
+    def _visible(self, include_deleted: bool) -> sql.Composable:
+        return sql.SQL("TRUE") if include_deleted else LIVE
 
     # -- writes -------------------------------------------------------------
 
@@ -142,6 +157,7 @@ class Statements:
             versions.append(doc.version)
         if len(set(ids)) != len(ids):
             raise InvalidArgument("the batch names the same id more than once")
+        announce, announce_params = self._announce(collection)
         query = sql.SQL(
             """
             INSERT INTO documents (id, collection, tenant, data, created_at, updated_at, version)
@@ -150,13 +166,13 @@ class Statements:
             FROM unnest(%s::text[], %s::jsonb[], %s::timestamptz[], %s::timestamptz[], %s::bigint[])
                  WITH ORDINALITY AS r(id, data, created, updated, version, position)
             ORDER BY r.position
-            RETURNING {columns}
+            RETURNING {columns}, {announce}
             """
-        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS)
-        params = [collection, self.tenant, ids, datas, created, updated, versions]
+        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS, announce=announce)
+        params = [collection, self.tenant, ids, datas, created, updated, versions, *announce_params]
 
         def in_request_order(rows: Rows, _count: int) -> list[Document]:
-            by_id = {row[0]: to_document(row) for row in rows}
+            by_id = {row[0]: to_document(row[:6]) for row in rows}
             return [by_id[doc_id] for doc_id in ids]
 
         return Statement(query, params, in_request_order)
@@ -177,21 +193,23 @@ class Statements:
         key = self._key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: _missing(collection, doc_id))
+        announce, announce_params = self._announce(collection)
         query = sql.SQL(
             """
             WITH current AS (
-                SELECT version FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{id_type}
+                SELECT version FROM documents
+                WHERE tenant = %s AND collection = %s AND id = %s::{id_type} AND {live}
             ), changed AS (
                 UPDATE documents
                 SET data = data || %s::jsonb, updated_at = now(), version = version + 1
-                WHERE tenant = %s AND collection = %s AND id = %s::{id_type}
+                WHERE tenant = %s AND collection = %s AND id = %s::{id_type} AND {live}
                   AND (%s::bigint IS NULL OR version = %s::bigint)
                 RETURNING {columns}
             )
-            SELECT (SELECT version FROM current), changed.*
+            SELECT (SELECT version FROM current), changed.*, {announce}
             FROM (SELECT 1) AS one LEFT JOIN changed ON TRUE
             """
-        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS)
+        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS, live=LIVE, announce=announce)
         params = [
             self.tenant,
             collection,
@@ -202,10 +220,11 @@ class Statements:
             key,
             expected_version,
             expected_version,
+            *announce_params,
         ]
 
         def outcome(rows: Rows, _count: int) -> Document:
-            found, *document = rows[0]
+            found, *document = rows[0][:7]
             if document[0] is not None:
                 return to_document(tuple(document))
             if found is not None and expected_version is not None:
@@ -214,37 +233,74 @@ class Statements:
 
         return Statement(query, params, outcome)
 
+    def _delete(self, collection: str, condition: sql.Composable, params: Sequence[Any]) -> Statement[int]:
+        """Delete matching live documents; one statement that also announces the change."""
+        announce, announce_params = self._announce(collection)
+        query = sql.SQL(
+            """
+            WITH gone AS (
+                DELETE FROM documents WHERE tenant = %s AND collection = %s AND {live} AND {condition}
+                RETURNING 1
+            )
+            SELECT count(*), {announce} FROM gone
+            """
+        ).format(live=LIVE, condition=condition, announce=announce)
+        return Statement(query, [self.tenant, collection, *params, *announce_params], _first_int)
+
     def delete_one(self, collection: str, doc_id: str) -> Statement[int]:
         check_name(collection, "collection")
         key = self._key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: 0)
-        query = sql.SQL("DELETE FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{}").format(
-            sql.SQL(self._id_cast())
-        )
-        return Statement(query, [self.tenant, collection, key], _rowcount)
+        return self._delete(collection, sql.SQL("id = %s::{}").format(sql.SQL(self._id_cast())), [key])
 
     def delete_where(self, collection: str, query: Query) -> Statement[int]:
         check_name(collection, "collection")
         compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
         condition = compiler.where(query.criteria)
-        statement = sql.SQL("DELETE FROM documents WHERE tenant = %s AND collection = %s AND {}").format(condition)
-        return Statement(statement, [self.tenant, collection, *compiler.params], _rowcount)
+        return self._delete(collection, condition, compiler.params)
 
     def delete_collection(self, collection: str) -> Statement[int]:
+        """Every document of the collection, soft-deleted ones included."""
         check_name(collection, "collection")
-        query = sql.SQL("DELETE FROM documents WHERE tenant = %s AND collection = %s")
-        return Statement(query, [self.tenant, collection], _rowcount)
+        announce, announce_params = self._announce(collection)
+        query = sql.SQL(
+            """
+            WITH gone AS (DELETE FROM documents WHERE tenant = %s AND collection = %s RETURNING 1)
+            SELECT count(*), {announce} FROM gone
+            """
+        ).format(announce=announce)
+        return Statement(query, [self.tenant, collection, *announce_params], _first_int)
+
+    def soft_delete(self, collection: str, query: Query) -> Statement[int]:
+        """Mark matching documents deleted (``data._deleted_at`` = now) instead of removing them."""
+        check_name(collection, "collection")
+        compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
+        condition = compiler.where(query.criteria)
+        announce, announce_params = self._announce(collection)
+        statement = sql.SQL(
+            """
+            WITH marked AS (
+                UPDATE documents
+                SET data = data || jsonb_build_object({key}, to_jsonb(now())),
+                    updated_at = now(), version = version + 1
+                WHERE tenant = %s AND collection = %s AND {live} AND {condition}
+                RETURNING 1
+            )
+            SELECT count(*), {announce} FROM marked
+            """
+        ).format(key=sql.Literal(DELETED_KEY), live=LIVE, condition=condition, announce=announce)
+        return Statement(statement, [self.tenant, collection, *compiler.params, *announce_params], _first_int)
 
     # -- reads --------------------------------------------------------------
 
-    def read(self, collection: str, doc_id: str) -> Statement[Document | None]:
+    def read(self, collection: str, doc_id: str, include_deleted: bool = False) -> Statement[Document | None]:
         check_name(collection, "collection")
         key = self._key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: None)
-        query = sql.SQL("SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{}").format(
-            COLUMNS, sql.SQL(self._id_cast())
+        query = sql.SQL("SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{} AND {}").format(
+            COLUMNS, sql.SQL(self._id_cast()), self._visible(include_deleted)
         )
         return Statement(query, [self.tenant, collection, key], _one_document)
 
@@ -263,8 +319,9 @@ class Statements:
         condition = compiler.where(query.criteria)
         order = compiler.order_by(query.order_by)
         statement = sql.SQL(
-            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND {} ORDER BY {} LIMIT %s OFFSET %s"
-        ).format(COLUMNS, condition, order)
+            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND {} AND {}"
+            " ORDER BY {} LIMIT %s OFFSET %s"
+        ).format(COLUMNS, self._visible(query.include_deleted), condition, order)
         # Parameters appear in the text in this order: tenant, collection, condition, order, page.
         params = [self.tenant, collection, *compiler.params, limit, offset]
         if not query.projections:
@@ -283,10 +340,10 @@ class Statements:
         check_name(collection, "collection")
         compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
         condition = compiler.where(query.criteria)
-        statement = sql.SQL("SELECT count(*) FROM documents WHERE tenant = %s AND collection = %s AND {}").format(
-            condition
-        )
-        return Statement(statement, [self.tenant, collection, *compiler.params], lambda rows, _c: int(rows[0][0]))
+        statement = sql.SQL(
+            "SELECT count(*) FROM documents WHERE tenant = %s AND collection = %s AND {} AND {}"
+        ).format(self._visible(query.include_deleted), condition)
+        return Statement(statement, [self.tenant, collection, *compiler.params], _first_int)
 
     def ping(self) -> Statement[None]:
         return Statement(sql.SQL("SELECT 1"), (), lambda _rows, _count: None)
@@ -335,6 +392,7 @@ def build_query(
     limit: int | None = None,
     offset: int = 0,
     projections: Sequence[str] = (),
+    include_deleted: bool = False,
 ) -> Query:
     """A Query from the library's keyword arguments."""
     return Query(
@@ -343,6 +401,7 @@ def build_query(
         limit=limit,
         offset=offset,
         projections=tuple(Field.parse(name) for name in projections),
+        include_deleted=include_deleted,
     )
 
 

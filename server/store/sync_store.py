@@ -1,13 +1,15 @@
 """The document store for direct import: blocking calls over a psycopg connection pool.
 
-Each method runs exactly one SQL statement on an autocommit connection, so a
-call is one round trip and is atomic on its own (see ``statements``).
+Each method runs exactly one SQL statement, on an autocommit connection, so a
+call is one round trip and is atomic on its own (see ``statements``). Several
+calls that must succeed or fail together run in :meth:`DocumentStore.transaction`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,8 +25,108 @@ from server.store.statements import Limits, Statement, Statements, build_query, 
 
 T = TypeVar("T")
 
+CriteriaLike = Criteria | Mapping[str, Any] | None
 
-class DocumentStore:
+
+def execute(conn: Connection[Any], statement: Statement[T]) -> T:
+    """Run one statement on ``conn``; database failures become StoreErrors."""
+    if statement.query is None:
+        return statement.result([], 0)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement.query, statement.params)
+            rows = cur.fetchall() if cur.description is not None else []
+            count = cur.rowcount
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        raise error from exc
+    return statement.result(rows, count)
+
+
+class Operations:
+    """The seed library's API, over whatever ``_run`` executes statements on."""
+
+    _sql: Statements
+
+    def _run(self, statement: Statement[T]) -> T:
+        raise NotImplementedError
+
+    def create(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        *,
+        id: str | None = None,
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
+    ) -> Document:
+        """Insert one document; a new UUID id unless one is given."""
+        doc = NewDocument(dict(data), id=id, created_at=created_at, updated_at=updated_at)
+        return self._run(self._sql.insert(collection, [doc]))[0]
+
+    def create_many(self, collection: str, docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[Document]:
+        """Insert all documents or none (one statement)."""
+        return self._run(self._sql.insert(collection, new_documents(docs)))
+
+    def read(self, collection: str, id: str, *, include_deleted: bool = False) -> Document | None:
+        return self._run(self._sql.read(collection, id, include_deleted))
+
+    def update(
+        self, collection: str, id: str, updates: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> Document:
+        """Shallow-merge ``updates`` into the document's data; raises NotFound or Conflict."""
+        return self._run(self._sql.update(collection, id, updates, expected_version))
+
+    def delete(self, collection: str, id: str) -> bool:
+        return self._run(self._sql.delete_one(collection, id)) > 0
+
+    def soft_delete(self, collection: str, criteria: CriteriaLike) -> int:
+        """Mark matching documents deleted; they disappear from reads unless asked for."""
+        return self._run(self._sql.soft_delete(collection, build_query(criteria)))
+
+    def query(
+        self,
+        collection: str,
+        criteria: CriteriaLike = None,
+        *,
+        order_by: Sequence[OrderBy | str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+        projections: Sequence[str] = (),
+        include_deleted: bool = False,
+    ) -> list[Document]:
+        """Documents matching ``criteria`` (a mapping means equality on each key)."""
+        query = build_query(criteria, order_by, limit, offset, projections, include_deleted)
+        return self._run(self._sql.find(collection, query))
+
+    def count(self, collection: str, criteria: CriteriaLike = None) -> int:
+        return self._run(self._sql.count(collection, build_query(criteria)))
+
+    def delete_where(self, collection: str, criteria: CriteriaLike) -> int:
+        return self._run(self._sql.delete_where(collection, build_query(criteria)))
+
+    def list_collections(self) -> list[str]:
+        return self._run(self._sql.list_collections())
+
+    def delete_collection(self, collection: str) -> int:
+        """Delete every document of the collection; returns how many there were."""
+        return self._run(self._sql.delete_collection(collection))
+
+
+class Transaction(Operations):
+    """Operations on one connection inside one transaction: all commit, or none."""
+
+    def __init__(self, conn: Connection[Any], statements: Statements) -> None:
+        self._conn = conn
+        self._sql = statements
+
+    def _run(self, statement: Statement[T]) -> T:
+        return execute(self._conn, statement)
+
+
+class DocumentStore(Operations):
     """Documents grouped in collections, stored in one PostgreSQL table."""
 
     def __init__(
@@ -60,8 +162,6 @@ class DocumentStore:
         self._layout = layout
         self._sql = Statements(layout, tenant, limits)
 
-    # -- lifecycle ------------------------------------------------------------
-
     def for_tenant(self, tenant: str) -> DocumentStore:
         """The same pool and table, scoped to another tenant."""
         return DocumentStore(tenant=tenant, limits=self._sql.limits, _shared=(self._pool, self._layout))
@@ -80,79 +180,25 @@ class DocumentStore:
         if statement.query is None:
             return statement.result([], 0)
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
-                cur.execute(statement.query, statement.params)
-                rows = cur.fetchall() if cur.description is not None else []
-                count = cur.rowcount
+            with self._pool.connection() as conn:
+                return execute(conn, statement)
+        except Exception as exc:  # pool failures (timeouts, lost connections)
+            error = translate(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """``with store.transaction() as tx:`` — every tx call commits together, or none does."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield Transaction(conn, self._sql)
         except Exception as exc:
             error = translate(exc)
             if error is None:
                 raise
             raise error from exc
-        return statement.result(rows, count)
-
-    # -- the seed's API -----------------------------------------------------------
-
-    def create(
-        self,
-        collection: str,
-        data: Mapping[str, Any],
-        *,
-        id: str | None = None,
-        created_at: datetime | None = None,
-        updated_at: datetime | None = None,
-    ) -> Document:
-        """Insert one document; a new UUID id unless one is given."""
-        doc = NewDocument(dict(data), id=id, created_at=created_at, updated_at=updated_at)
-        return self._run(self._sql.insert(collection, [doc]))[0]
-
-    def create_many(self, collection: str, docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[Document]:
-        """Insert all documents or none (one statement)."""
-        return self._run(self._sql.insert(collection, new_documents(docs)))
-
-    def read(self, collection: str, id: str) -> Document | None:
-        return self._run(self._sql.read(collection, id))
-
-    def update(
-        self,
-        collection: str,
-        id: str,
-        updates: Mapping[str, Any],
-        *,
-        expected_version: int | None = None,
-    ) -> Document:
-        """Shallow-merge ``updates`` into the document's data; raises NotFound or Conflict."""
-        return self._run(self._sql.update(collection, id, updates, expected_version))
-
-    def delete(self, collection: str, id: str) -> bool:
-        return self._run(self._sql.delete_one(collection, id)) > 0
-
-    def query(
-        self,
-        collection: str,
-        criteria: Criteria | Mapping[str, Any] | None = None,
-        *,
-        order_by: Sequence[OrderBy | str] = (),
-        limit: int | None = None,
-        offset: int = 0,
-        projections: Sequence[str] = (),
-    ) -> list[Document]:
-        """Documents matching ``criteria`` (a mapping means equality on each key)."""
-        query = build_query(criteria, order_by, limit, offset, projections)
-        return self._run(self._sql.find(collection, query))
-
-    def count(self, collection: str, criteria: Criteria | Mapping[str, Any] | None = None) -> int:
-        return self._run(self._sql.count(collection, build_query(criteria)))
-
-    def delete_where(self, collection: str, criteria: Criteria | Mapping[str, Any]) -> int:
-        return self._run(self._sql.delete_where(collection, build_query(criteria)))
-
-    def list_collections(self) -> list[str]:
-        return self._run(self._sql.list_collections())
-
-    def delete_collection(self, collection: str) -> int:
-        """Delete every document of the collection; returns how many there were."""
-        return self._run(self._sql.delete_collection(collection))
 
     def ping(self) -> float:
         """Seconds one trivial query takes; raises Unavailable when the database does not answer."""
