@@ -40,9 +40,6 @@ def _primary(exc: psycopg.Error) -> str:
 
 
 def _duplicate_message(exc: psycopg.Error) -> str:
-    # detail reads: Key (tenant, collection, id)=(default, users, alice) already exists.
-    detail = exc.diag.message_detail or ""
-    if ")=(" in detail:
-        values = detail.split(")=(", 1)[1].rsplit(")", 1)[0]
-        return f"a document with that id already exists ({values.split(', ')[-1]})"
-    return "a document with that id already exists"
+    # PostgreSQL's detail lists the key values unquoted and comma-separated, which
+    # cannot be split reliably when ids contain ", ": name no id rather than a wrong one.
+    return "a document with that id already exists in the collection"
