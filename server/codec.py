@@ -71,8 +71,11 @@ def to_timestamp(moment: datetime, target: timestamp_pb2.Timestamp) -> None:
     target.FromDatetime(moment.astimezone(UTC))
 
 
-def from_timestamp(stamp: timestamp_pb2.Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=UTC)
+def from_timestamp(stamp: timestamp_pb2.Timestamp, where: str = "timestamp") -> datetime:
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidArgument(f"{where}: seconds={stamp.seconds} nanos={stamp.nanos} is not a valid time") from None
 
 
 # -- records --------------------------------------------------------------------
@@ -90,8 +93,8 @@ def new_document(record: pb.Record) -> NewDocument:
     return NewDocument(
         data=struct_to_dict(record.data),
         id=record.id or None,
-        created_at=from_timestamp(record.created_at) if record.HasField("created_at") else None,
-        updated_at=from_timestamp(record.updated_at) if record.HasField("updated_at") else None,
+        created_at=from_timestamp(record.created_at, "created_at") if record.HasField("created_at") else None,
+        updated_at=from_timestamp(record.updated_at, "updated_at") if record.HasField("updated_at") else None,
     )
 
 
@@ -138,7 +141,7 @@ def any_to_value(packed: any_pb2.Any, where: str) -> Any:
     if type_name == "google.protobuf.Timestamp":
         message = timestamp_pb2.Timestamp()
         _unpack(packed, message, where)
-        return from_timestamp(message)
+        return from_timestamp(message, where)
     raise InvalidArgument(f"{where}: values of type {type_name} are not supported")
 
 

@@ -60,6 +60,7 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
     "pool_max": ("PERSISTENCE_POOL_MAX", int, "most database connections (default 10)"),
     "pool_timeout": ("PERSISTENCE_POOL_TIMEOUT", float, "seconds a call waits for a connection (default 5)"),
     "max_message_bytes": ("PERSISTENCE_MAX_MESSAGE_BYTES", int, "largest gRPC message accepted (default 16 MiB)"),
+    "health_interval": ("PERSISTENCE_HEALTH_INTERVAL", float, "seconds between database health probes (default 1)"),
     "log_level": ("PERSISTENCE_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 

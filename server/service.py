@@ -33,6 +33,17 @@ Response = TypeVar("Response")
 Context = grpc.aio.ServicerContext[Any, Any]
 Handler = Callable[[Any, Request, Context], Awaitable[Response]]
 
+#: The gRPC status for a code word, where an answer has no error fields to carry it.
+STATUS_FOR_CODE = {
+    "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,
+    "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "ALREADY_EXISTS": grpc.StatusCode.ALREADY_EXISTS,
+    "CONFLICT": grpc.StatusCode.ABORTED,
+    "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
+    "UNIMPLEMENTED": grpc.StatusCode.UNIMPLEMENTED,
+    "INTERNAL": grpc.StatusCode.INTERNAL,
+}
+
 #: Query types that run the criteria as a plain filtered, ordered, paged read.
 CRITERIA_QUERIES = {pb.POINT_LOOKUP, pb.RANGE_SCAN, pb.DOCUMENT_QUERY, pb.FULL_TEXT_SEARCH, pb.TIME_SERIES}
 
@@ -71,7 +82,7 @@ def rpc(response_type: type[Response]) -> Callable[[Handler[Request, Response]],
                     message = f"{error_code}: {error}"
                 if not answers_errors:
                     self.metrics.observe(method, time.perf_counter() - started, error_code)
-                    await context.abort(getattr(grpc.StatusCode, error_code), message)
+                    await context.abort(STATUS_FOR_CODE.get(error_code, grpc.StatusCode.INTERNAL), message)
                 response = response_type(success=False, error_message=message)  # type: ignore[call-arg]
             elapsed = time.perf_counter() - started
             if timed:
@@ -150,6 +161,8 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
     @rpc(pb.ExecuteRawQueryResponse)
     async def ExecuteRawQuery(self, request: pb.ExecuteRawQueryRequest, context: Context) -> pb.ExecuteRawQueryResponse:
         spec = request.query_spec
+        if spec.query_type not in pb.QueryType.values():
+            raise InvalidArgument(f"query_type {spec.query_type} is not a QueryType")
         query = codec.query_from_spec(spec)
         response = pb.ExecuteRawQueryResponse(success=True)
         if spec.query_type == pb.AGGREGATION:

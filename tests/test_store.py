@@ -168,9 +168,11 @@ def test_works_on_the_seed_librarys_table(shared_store: DocumentStore, database_
             new = legacy.create("users", {"name": "New"})
             assert legacy.update("users", new.id, {"n": 1}).version == 2
             assert legacy.read("users", "not-a-uuid") is None
+            upper = legacy.create("users", {"name": "Upper"}, id="6BA7B810-9DAD-11D1-80B4-00C04FD430C8")
+            assert upper.id == "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
             with pytest.raises(InvalidArgument, match="UUID"):
                 legacy.create("users", {}, id="not-a-uuid")
-            assert {d.data["name"] for d in legacy.query("users", order_by=["id"])} == {"Old", "New"}
+            assert {d.data["name"] for d in legacy.query("users", order_by=["id"])} == {"Old", "New", "Upper"}
             assert legacy.query("users", Compare(Field.parse("updated_at"), ">", old.created_at + timedelta(days=1)))
             assert legacy.list_collections() == ["users"]
         with shared_store._pool.connection() as conn:
@@ -186,3 +188,42 @@ def test_works_on_the_seed_librarys_table(shared_store: DocumentStore, database_
     finally:
         with shared_store._pool.connection() as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_soft_delete_hides_documents_unless_asked(store: DocumentStore) -> None:
+    kept = store.create("soft", {"n": 1})
+    gone = store.create("soft", {"n": 2})
+    assert store.soft_delete("soft", {"n": 2}) == 1
+    assert store.read("soft", gone.id) is None
+    assert [d.id for d in store.query("soft")] == [kept.id]
+    assert store.count("soft") == 1
+    hidden = store.read("soft", gone.id, include_deleted=True)
+    assert hidden is not None and "_deleted_at" in hidden.data and hidden.version == 2
+    assert {d.id for d in store.query("soft", include_deleted=True)} == {kept.id, gone.id}
+    with pytest.raises(NotFound):
+        store.update("soft", gone.id, {"n": 3})
+    assert store.soft_delete("soft", {"n": 2}) == 0
+
+
+@pytest.mark.parametrize("write", ["create", "update"])
+def test_the_soft_delete_key_is_reserved(store: DocumentStore, write: str) -> None:
+    doc = store.create("reserved", {"n": 1})
+    with pytest.raises(InvalidArgument, match="_deleted_at"):
+        if write == "create":
+            store.create("reserved", {"_deleted_at": "2020-01-01"})
+        else:
+            store.update("reserved", doc.id, {"_deleted_at": "2020-01-01"})
+    assert [d.data for d in store.query("reserved")] == [{"n": 1}]
+
+
+def test_transaction_commits_all_or_nothing(store: DocumentStore) -> None:
+    with pytest.raises(AlreadyExists):
+        with store.transaction() as tx:
+            tx.create("tx", {"step": 1}, id="one")
+            tx.create("tx", {"step": 2}, id="two")
+            tx.create("tx", {"step": 3}, id="one")
+    assert store.count("tx") == 0
+    with store.transaction() as tx:
+        tx.create("tx", {"step": 1}, id="one")
+        tx.update("tx", "one", {"step": 2})
+    assert store.read("tx", "one").data == {"step": 2}  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ of different types by type and ``"9" > "10"`` as text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,9 +40,12 @@ FALSE = sql.SQL("FALSE")
 #: Text search configuration used when a request names none (or Lucene's "standard").
 DEFAULT_ANALYZER = "simple"
 ANALYZER_ALIASES = {"": DEFAULT_ANALYZER, "standard": DEFAULT_ANALYZER}
+#: A (schema-qualified) configuration name; PostgreSQL itself decides whether it exists.
+ANALYZER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 # Timestamps inside ``data`` are strings. PostgreSQL 15's jsonpath ``.datetime()``
-# does not read a trailing "Z", so it is rewritten to "+00:00" first; with
+# does not read a trailing "Z" nor more than six fraction digits, so "Z" is
+# rewritten to "+00:00" and sub-microsecond digits are dropped first; with
 # ``silent => true`` a string that is no timestamp simply does not match.
 _TIME_TEST = {
     "=": "$ ? (@.datetime() == $v.datetime())",
@@ -180,7 +184,8 @@ class Compiler:
     def time_compare(self, path: tuple[str, ...], op: str, value: datetime) -> sql.Composable:
         return sql.SQL(
             "(jsonb_typeof({x}) = 'string' AND jsonb_path_exists_tz("
-            "to_jsonb(regexp_replace({t}, '[Zz]$', '+00:00')), {test}::jsonpath, "
+            "to_jsonb(regexp_replace(regexp_replace({t}, '[Zz]$', '+00:00'), '(\\.[0-9]{{6}})[0-9]+', '\\1')), "
+            "{test}::jsonpath, "
             "jsonb_build_object('v', {v}), true))"
         ).format(
             x=self.json_at(path),
@@ -218,6 +223,8 @@ class Compiler:
             raise InvalidArgument("text_search needs a non-empty query")
         normalize(query, "text_search.query")
         analyzer = ANALYZER_ALIASES.get(search.analyzer, search.analyzer)
+        if not ANALYZER_NAME.fullmatch(analyzer):
+            raise InvalidArgument(f"analyzer {analyzer!r} is not a text search configuration name")
         if any(f.column is not None for f in search.fields):
             raise InvalidArgument("text_search fields must be paths into data, not record columns")
         if search.fields:
@@ -241,8 +248,19 @@ class Compiler:
         """Requested keys first, then ``created_at, id`` so pages never overlap."""
         keys: list[sql.Composable] = []
         for item in items:
-            target = self.column(item.field.column) if item.field.column else self.json_at(item.field.path)
-            keys.append(sql.SQL("{} {}").format(target, sql.SQL("ASC" if item.ascending else "DESC")))
+            direction = sql.SQL("ASC" if item.ascending else "DESC")
+            if item.field.column:
+                keys.append(sql.SQL("{} {}").format(self.column(item.field.column), direction))
+                continue
+            # JSONB orders strings by the database collation; filters compare them in
+            # code-point order. Sort strings as a group after the other JSON types, by
+            # code point, so ordering and filtering agree on every database.
+            keys.append(
+                sql.SQL("(CASE WHEN jsonb_typeof({x}) = 'string' THEN NULL ELSE {x2} END) {d}").format(
+                    x=self.json_at(item.field.path), x2=self.json_at(item.field.path), d=direction
+                )
+            )
+            keys.append(sql.SQL("{} COLLATE \"C\" {}").format(self.text_at(item.field.path), direction))
         keys.append(sql.SQL("created_at ASC"))
         keys.append(sql.SQL("id ASC"))
         return sql.SQL(", ").join(keys)

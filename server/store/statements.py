@@ -93,6 +93,11 @@ def _missing(collection: str, doc_id: str) -> NoReturn:
     raise NotFound(f"no document {doc_id!r} in collection {collection!r}")
 
 
+def _refuse_reserved(data: Mapping[str, Any], where: str) -> None:
+    if DELETED_KEY in data:
+        raise InvalidArgument(f"{where}: {DELETED_KEY!r} is reserved for soft deletion")
+
+
 def _first_int(rows: Rows, _count: int) -> int:
     return int(rows[0][0])
 
@@ -144,10 +149,14 @@ class Statements:
                 doc_id = str(uuid.uuid4())
             else:
                 doc_id = check_name(doc.id, f"{where} id")
-                if self.layout.id_is_uuid and self._key_id(doc_id) is None:
-                    raise InvalidArgument(f"{where} id {doc_id!r}: this table stores UUID ids")
+                if self.layout.id_is_uuid:
+                    canonical = self._key_id(doc_id)
+                    if canonical is None:
+                        raise InvalidArgument(f"{where} id {doc_id!r}: this table stores UUID ids")
+                    doc_id = canonical
             if not isinstance(doc.data, Mapping):
                 raise InvalidArgument(f"{where} data must be an object")
+            _refuse_reserved(doc.data, f"{where} data")
             ids.append(doc_id)
             datas.append(json_param(normalize(doc.data, f"{where} data")))
             created.append(doc.created_at)
@@ -189,6 +198,7 @@ class Statements:
         check_name(collection, "collection")
         if not isinstance(patch, Mapping):
             raise InvalidArgument("updates must be an object")
+        _refuse_reserved(patch, "updates")
         patch = normalize(patch, "updates")
         key = self._key_id(doc_id)
         if key is None:
@@ -338,6 +348,7 @@ class Statements:
 
     def count(self, collection: str, query: Query) -> Statement[int]:
         check_name(collection, "collection")
+        self.page(query)  # a count takes no page, but a malformed one is still refused
         compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
         condition = compiler.where(query.criteria)
         statement = sql.SQL(
