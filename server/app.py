@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,9 +22,14 @@ from grpc_reflection.v1alpha import reflection
 from server import embedded
 from server.config import Settings, mask_password
 from server.metrics import Metrics
+from server.named import loader as named_loader
+from server.named.definitions import Catalog
+from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
+from server.query_cache import QueryCache
 from server.service import PersistenceService
 from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError
+from server.store.changes import ChangeFeed
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
 
@@ -40,6 +46,28 @@ class Running:
     health: health_aio.HealthServicer
     port: int
     watcher: asyncio.Task[None]
+    named: NamedExecutor
+    feed: ChangeFeed
+    config: Path | None
+
+    def reload(self) -> None:
+        """Swap in the named queries and operations from the config file; keep the old on error.
+
+        In-flight calls hold the catalog they started with, so no call is dropped.
+        """
+        if self.config is None:
+            log.info("reload asked, but no --config file is in use")
+            return
+        try:
+            catalog = named_loader.load(self.config)
+        except named_loader.CatalogError as exc:
+            log.error("reload failed, keeping the previous definitions: %s", exc)
+            return
+        self.named.catalog = catalog
+        if self.named.cache is not None:
+            self.named.cache.reset()
+        log.info("reloaded %s: %d queries, %d operations", self.config, len(catalog.queries), len(catalog.operations))
+        _warn_unsupported(catalog)
 
     async def set_health(self, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -53,6 +81,7 @@ class Running:
             await self.watcher
         await self.set_health(False)
         await self.server.stop(grace)
+        await self.feed.close()
         await self.store.close()
 
 
@@ -62,7 +91,30 @@ def database_url(settings: Settings) -> str:
     return embedded.start(settings.data_dir)
 
 
+def load_catalog(settings: Settings) -> Catalog:
+    if settings.config is None:
+        return Catalog()
+    try:
+        catalog = named_loader.load(settings.config)
+    except named_loader.CatalogError as exc:
+        raise SystemExit(f"persistence-server: {exc}") from None
+    log.info("loaded %s: %d queries, %d operations", settings.config, len(catalog.queries), len(catalog.operations))
+    _warn_unsupported(catalog)
+    return catalog
+
+
+def _warn_unsupported(catalog: Catalog) -> None:
+    unsupported = catalog.unsupported()
+    if unsupported:
+        log.warning(
+            "%d definitions cannot run on the documents table and answer UNIMPLEMENTED:\n%s",
+            len(unsupported),
+            "\n".join(f"  {entry.name} ({entry.source}): {entry.reason}" for entry in unsupported),
+        )
+
+
 async def start(settings: Settings) -> Running:
+    catalog = load_catalog(settings)
     url = database_url(settings)
     store = await AsyncDocumentStore.open(
         url,
@@ -70,7 +122,11 @@ async def start(settings: Settings) -> Running:
         limits=Limits(settings.default_page, settings.max_page, settings.max_batch),
         pool=PoolSettings(settings.pool_min, settings.pool_max, settings.pool_timeout),
     )
-    metrics = Metrics(pool_stats=store.pool.get_stats)
+    cache = QueryCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes)
+    feed = ChangeFeed(url, on_change=cache.changed, on_reset=cache.reset)
+    await feed.sync()
+    named = NamedExecutor(catalog, cache, feed)
+    metrics = Metrics(stats={"pool": store.pool.get_stats, "cache": lambda: cache.stats.as_dict()})
     info = PlatformInfo(configuration=settings.public(url))
     server = grpc.aio.server(
         options=[
@@ -79,7 +135,7 @@ async def start(settings: Settings) -> Running:
             ("grpc.so_reuseport", 0),
         ]
     )
-    pb_grpc.add_PersistencePlatformServiceServicer_to_server(PersistenceService(store, metrics, info), server)
+    pb_grpc.add_PersistencePlatformServiceServicer_to_server(PersistenceService(store, metrics, info, named), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -90,7 +146,8 @@ async def start(settings: Settings) -> Running:
         await store.close()
         raise SystemExit(f"persistence-server: cannot listen on {settings.listen}")
     await server.start()
-    running = Running(server, store, health_servicer, port, asyncio.get_running_loop().create_task(asyncio.sleep(0)))
+    placeholder = asyncio.get_running_loop().create_task(asyncio.sleep(0))
+    running = Running(server, store, health_servicer, port, placeholder, named, feed, settings.config)
     await running.set_health(True)
     running.watcher = asyncio.create_task(_watch_database(running, settings.health_interval))
     host = settings.listen.rsplit(":", 1)[0]
@@ -122,6 +179,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, running.reload)
     await stop.wait()
     log.info("shutting down: finishing in-flight calls (up to %.1f s)", settings.grace_period)
     await running.stop(settings.grace_period)

@@ -35,12 +35,16 @@ class Settings:
     pool_timeout: float = 5.0
     max_message_bytes: int = 16 * 1024 * 1024
     health_interval: float = 1.0
+    config: Path | None = None
+    cache_entries: int = 10_000
+    cache_bytes: int = 64 * 1024 * 1024
     log_level: str = "INFO"
 
     def public(self, database_in_use: str | None = None) -> dict[str, Any]:
         """Settings safe to show anyone: the connection string with its password masked."""
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["data_dir"] = str(self.data_dir)
+        shown["config"] = str(self.config) if self.config else None
         shown["database_url"] = mask_password(database_in_use or self.database_url or "")
         shown["embedded_database"] = self.database_url is None
         return shown
@@ -61,6 +65,9 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
     "pool_timeout": ("PERSISTENCE_POOL_TIMEOUT", float, "seconds a call waits for a connection (default 5)"),
     "max_message_bytes": ("PERSISTENCE_MAX_MESSAGE_BYTES", int, "largest gRPC message accepted (default 16 MiB)"),
     "health_interval": ("PERSISTENCE_HEALTH_INTERVAL", float, "seconds between database health probes (default 1)"),
+    "config": ("PERSISTENCE_CONFIG", Path, "YAML file of named queries and operations (the legacy file works)"),
+    "cache_entries": ("PERSISTENCE_CACHE_ENTRIES", int, "most cached named-query answers (default 10000)"),
+    "cache_bytes": ("PERSISTENCE_CACHE_BYTES", int, "most bytes of cached answers (default 64 MiB)"),
     "log_level": ("PERSISTENCE_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 

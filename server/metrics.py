@@ -17,19 +17,20 @@ from prometheus_client.registry import Collector
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-class _PoolCollector(Collector):
-    """Reads psycopg_pool's statistics at scrape time."""
+class _StatsCollector(Collector):
+    """Reads a component's statistics (pool, query cache) at scrape time."""
 
-    def __init__(self, stats: Callable[[], Mapping[str, int]]) -> None:
+    def __init__(self, prefix: str, stats: Callable[[], Mapping[str, int]]) -> None:
+        self._prefix = prefix
         self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
         for key, value in sorted(self._stats().items()):
-            yield GaugeMetricFamily(f"persistence_pool_{key}", f"psycopg_pool statistic {key}", value=value)
+            yield GaugeMetricFamily(f"persistence_{self._prefix}_{key}", f"{self._prefix} statistic {key}", value=value)
 
 
 class Metrics:
-    def __init__(self, pool_stats: Callable[[], Mapping[str, int]] | None = None) -> None:
+    def __init__(self, stats: Mapping[str, Callable[[], Mapping[str, int]]] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter("persistence_rpc_calls", "RPC calls handled", ["method"], registry=self.registry)
         self.errors = Counter(
@@ -42,8 +43,8 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        if pool_stats is not None:
-            self.registry.register(_PoolCollector(pool_stats))
+        for prefix, source in (stats or {}).items():
+            self.registry.register(_StatsCollector(prefix, source))
 
     def observe(self, method: str, seconds: float, error_code: str | None) -> None:
         self.calls.labels(method).inc()

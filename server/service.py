@@ -21,8 +21,9 @@ from google.protobuf import struct_pb2
 
 from server import codec
 from server.metrics import Metrics
+from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
-from server.store import AsyncDocumentStore, InvalidArgument, StoreError, Unimplemented
+from server.store import AsyncDocumentStore, Document, InvalidArgument, StoreError, Unimplemented
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
 
@@ -111,11 +112,24 @@ def _expected_version(context: pb.ExecutionContext) -> int | None:
     return version
 
 
+def _encode_query_answer(result: list[Document] | int) -> bytes:
+    """A named query's answer as wire bytes: what the query cache keeps."""
+    response = pb.ExecuteQueryResponse(success=True)
+    if isinstance(result, int):
+        response.results.add().data.update({"count": result})
+    else:
+        for document in result:
+            codec.to_record(document, response.results.add())
+    response.count = len(response.results)
+    return response.SerializeToString()
+
+
 class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
-    def __init__(self, store: AsyncDocumentStore, metrics: Metrics, info: PlatformInfo) -> None:
+    def __init__(self, store: AsyncDocumentStore, metrics: Metrics, info: PlatformInfo, named: NamedExecutor) -> None:
         self.store = store
         self.metrics = metrics
         self.info = info
+        self.named = named
 
     # -- CRUD -----------------------------------------------------------------
 
@@ -178,7 +192,12 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
 
     @rpc(pb.ExecuteQueryResponse)
     async def ExecuteQuery(self, request: pb.ExecuteQueryRequest, context: Context) -> pb.ExecuteQueryResponse:
-        raise Unimplemented(f"{request.query_name}: named queries are not available yet")
+        answer = await self.named.query(
+            self.store, request.query_name, codec.struct_to_dict(request.parameters), _encode_query_answer
+        )
+        response = pb.ExecuteQueryResponse.FromString(answer.payload)
+        response.from_cache = answer.from_cache
+        return response
 
     @rpc(pb.VectorSearchResponse)
     async def VectorSearch(self, request: pb.VectorSearchRequest, context: Context) -> pb.VectorSearchResponse:
@@ -192,7 +211,14 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
     async def ExecuteOperation(
         self, request: pb.ExecuteOperationRequest, context: Context
     ) -> pb.ExecuteOperationResponse:
-        raise Unimplemented(f"{request.operation_name}: named operations are not available yet")
+        steps, touched = await self.named.operation(
+            self.store, request.operation_name, codec.struct_to_dict(request.parameters)
+        )
+        result = struct_pb2.Struct()
+        result.update(steps)
+        response = pb.ExecuteOperationResponse(success=True, affected_tables=touched)
+        response.result.Pack(result)
+        return response
 
     # -- platform -------------------------------------------------------------
 

@@ -71,6 +71,9 @@ class AsyncOperations:
     async def delete_where(self, collection: str, query: Query) -> int:
         return await self._run(self._sql.delete_where(collection, query))
 
+    async def update_where(self, collection: str, query: Query, updates: Mapping[str, Any]) -> int:
+        return await self._run(self._sql.update_where(collection, query, updates))
+
     async def soft_delete(self, collection: str, query: Query) -> int:
         return await self._run(self._sql.soft_delete(collection, query))
 

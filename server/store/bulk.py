@@ -105,7 +105,6 @@ class BulkLoader:
             self.layout = ensure_schema(conn)
             self._ready = True
         conn.execute(_CREATE_STAGING)
-        self._conflict_target = _primary_key(conn) if self._ready else ()
 
     def load(self, rows: Sequence[StagedRow], on_conflict: OnConflict = OnConflict.SKIP) -> BatchOutcome:
         """Stage ``rows`` and move them into the table in one transaction (rolled back on a dry run)."""
@@ -117,103 +116,87 @@ class BulkLoader:
                     copy.write_row(row)
             if self.dry_run:
                 inserted, replaced = self._predict(cur, on_conflict)
-            elif on_conflict is OnConflict.SKIP:
-                cur.execute(self._insert(), [self.tenant])
-                inserted, replaced = cur.rowcount, 0
             else:
-                cur.execute(self._insert_or_replace(), [self.tenant])
-                flags = [bool(fresh) for (fresh,) in cur.fetchall()]
-                inserted = sum(flags)
-                replaced = len(flags) - inserted
+                replaced = 0
+                if on_conflict is OnConflict.NEWER:
+                    cur.execute(self._replace(), [self.tenant])
+                    replaced = cur.rowcount
+                cur.execute(self._insert(on_conflict), [self.tenant])
+                inserted = cur.rowcount
         return BatchOutcome(inserted, replaced, len(rows) - inserted - replaced)
 
     # -- statements -----------------------------------------------------------
 
-    def _id(self) -> sql.SQL:
-        return sql.SQL("s.id::uuid" if self.layout.id_is_uuid else "s.id")
+    def _unique(self, on_conflict: OnConflict) -> sql.Composed:
+        """The staged rows, one per (collection, id), as they came (NULL where the source had nothing).
 
-    def _select_staged(self, on_conflict: OnConflict) -> sql.Composed:
-        # One row per (collection, id): an INSERT may not touch a row twice. Of ids a
-        # source repeats, a plain import keeps the first (as it does across batches),
-        # a catch-up import the newest.
-        preference = (
-            "s.position"
-            if on_conflict is OnConflict.SKIP
-            else "s.version DESC NULLS LAST, s.updated_at DESC NULLS LAST, s.position"
-        )
+        An INSERT or UPDATE may not touch a row twice. Of ids a source repeats, a
+        plain import keeps the first (as it does across batches), a catch-up import
+        the newest.
+        """
+        preference = "s.position" if on_conflict is OnConflict.SKIP else f"{_NEWEST_FIRST}, s.position"
         return sql.SQL(
             """
             SELECT DISTINCT ON (s.collection, s.id)
-                   {id} AS id, s.collection, %s AS tenant, s.data,
-                   coalesce(s.created_at, now()) AS created_at,
-                   coalesce(s.updated_at, s.created_at, now()) AS updated_at,
-                   coalesce(s.version, 1) AS version
+                   {id} AS id, s.collection, s.data, s.created_at, s.updated_at, s.version
             FROM {staging} AS s
             ORDER BY s.collection, s.id, {preference}
             """
-        ).format(id=self._id(), staging=sql.Identifier(STAGING), preference=sql.SQL(preference))
+        ).format(
+            id=sql.SQL("s.id::uuid" if self.layout.id_is_uuid else "s.id"),
+            staging=sql.Identifier(STAGING),
+            preference=sql.SQL(preference),
+        )
 
-    def _insert(self) -> sql.Composed:
+    def _insert(self, on_conflict: OnConflict) -> sql.Composed:
+        # Without a conflict target, DO NOTHING also fits the seed library's table (primary key: id alone).
         return sql.SQL(
             """
             INSERT INTO documents (id, collection, tenant, data, created_at, updated_at, version)
-            {select}
+            SELECT u.id, u.collection, %s, u.data, coalesce(u.created_at, now()),
+                   coalesce(u.updated_at, u.created_at, now()), coalesce(u.version, 1)
+            FROM ({unique}) AS u
             ON CONFLICT DO NOTHING
             """
-        ).format(select=self._select_staged(OnConflict.SKIP))
+        ).format(unique=self._unique(on_conflict))
 
-    def _insert_or_replace(self) -> sql.Composed:
-        # xmax = 0 tells a freshly inserted row from one the DO UPDATE branch rewrote.
+    def _replace(self) -> sql.Composed:
         return sql.SQL(
             """
-            INSERT INTO documents AS d (id, collection, tenant, data, created_at, updated_at, version)
-            {select}
-            ON CONFLICT ({key}) DO UPDATE
-                SET data = excluded.data, created_at = excluded.created_at,
-                    updated_at = excluded.updated_at, version = excluded.version
-                WHERE d.tenant = excluded.tenant AND d.collection = excluded.collection
-                  AND (excluded.version, excluded.updated_at) > (d.version, d.updated_at)
-            RETURNING (d.xmax = 0)
+            UPDATE documents AS d
+            SET data = u.data, created_at = coalesce(u.created_at, d.created_at),
+                updated_at = coalesce(u.updated_at, u.created_at, now()), version = coalesce(u.version, 1)
+            FROM ({unique}) AS u
+            WHERE d.tenant = %s AND d.collection = u.collection AND d.id = u.id AND {newer}
             """
-        ).format(
-            select=self._select_staged(OnConflict.NEWER),
-            key=sql.SQL(", ").join(map(sql.Identifier, self._conflict_target)),
-        )
+        ).format(unique=self._unique(OnConflict.NEWER), newer=_NEWER)
 
     def _predict(self, cur: Any, on_conflict: OnConflict) -> tuple[int, int]:
         """(would insert, would replace) for the staged rows, changing nothing."""
+        unique = self._unique(on_conflict)
         if not self._ready:
-            staged = self._select_staged(on_conflict)
-            cur.execute(sql.SQL("SELECT count(*) FROM ({}) AS staged").format(staged), [self.tenant])
+            cur.execute(sql.SQL("SELECT count(*) FROM ({}) AS u").format(unique))
             return int(cur.fetchone()[0]), 0
         cur.execute(
             sql.SQL(
                 """
-                SELECT count(*) FILTER (WHERE d.id IS NULL),
-                       count(*) FILTER (WHERE d.id IS NOT NULL
-                                        AND (s.version, s.updated_at) > (d.version, d.updated_at))
-                FROM ({select}) AS s
-                LEFT JOIN documents AS d ON d.tenant = s.tenant AND d.collection = s.collection AND d.id = s.id
+                SELECT count(*) FILTER (WHERE d.id IS NULL), count(*) FILTER (WHERE d.id IS NOT NULL AND {newer})
+                FROM ({unique}) AS u
+                LEFT JOIN documents AS d ON d.tenant = %s AND d.collection = u.collection AND d.id = u.id
                 """
-            ).format(select=self._select_staged(on_conflict)),
+            ).format(unique=unique, newer=_NEWER),
             [self.tenant],
         )
         new, newer = cur.fetchone()
         return int(new), int(newer) if on_conflict is OnConflict.NEWER else 0
 
 
-def _primary_key(conn: Connection[Any]) -> tuple[str, ...]:
-    """The columns of the table's primary key: (tenant, collection, id), or (id) on the seed library's table."""
-    rows = conn.execute(
-        """
-        SELECT a.attname FROM pg_index AS i
-        JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-        WHERE i.indrelid = to_regclass(%s) AND i.indisprimary
-        ORDER BY array_position(i.indkey, a.attnum)
-        """,
-        (TABLE,),
-    ).fetchall()
-    return tuple(str(name) for (name,) in rows) or ("tenant", "collection", "id")
+#: Whether staged row ``u`` is newer than stored row ``d``: a higher version, or the same
+#: version changed later. A row without timestamps never wins on time (it has none to offer).
+_NEWER = sql.SQL(
+    "(coalesce(u.version, 1), coalesce(u.updated_at, u.created_at, '-infinity')) > (d.version, d.updated_at)"
+)
+_NEWEST_FIRST = "s.version DESC NULLS LAST, coalesce(s.updated_at, s.created_at) DESC NULLS LAST"
 
 
 def _where(tenant: str, collections: Sequence[str] | None) -> tuple[sql.SQL, list[Any]]:

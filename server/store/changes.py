@@ -13,6 +13,7 @@ False and ``on_reset`` runs), since notifications may have been missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -89,10 +90,8 @@ class ChangeFeed:
         conn, self._conn = self._conn, None
         self._on_reset()
         if conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error, OSError):
                 await conn.close()
-            except (psycopg.Error, OSError):
-                pass
 
     async def close(self) -> None:
         async with self._lock:

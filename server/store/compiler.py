@@ -260,7 +260,7 @@ class Compiler:
                     x=self.json_at(item.field.path), x2=self.json_at(item.field.path), d=direction
                 )
             )
-            keys.append(sql.SQL("{} COLLATE \"C\" {}").format(self.text_at(item.field.path), direction))
+            keys.append(sql.SQL('{} COLLATE "C" {}').format(self.text_at(item.field.path), direction))
         keys.append(sql.SQL("created_at ASC"))
         keys.append(sql.SQL("id ASC"))
         return sql.SQL(", ").join(keys)

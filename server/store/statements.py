@@ -282,6 +282,29 @@ class Statements:
         ).format(announce=announce)
         return Statement(query, [self.tenant, collection, *announce_params], _first_int)
 
+    def update_where(self, collection: str, query: Query, patch: Mapping[str, Any]) -> Statement[int]:
+        """Merge ``patch`` into every matching live document; returns how many changed."""
+        check_name(collection, "collection")
+        if not isinstance(patch, Mapping):
+            raise InvalidArgument("updates must be an object")
+        _refuse_reserved(patch, "updates")
+        patch = normalize(patch, "updates")
+        compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
+        condition = compiler.where(query.criteria)
+        announce, announce_params = self._announce(collection)
+        statement = sql.SQL(
+            """
+            WITH changed AS (
+                UPDATE documents SET data = data || %s::jsonb, updated_at = now(), version = version + 1
+                WHERE tenant = %s AND collection = %s AND {live} AND {condition}
+                RETURNING 1
+            )
+            SELECT count(*), {announce} FROM changed
+            """
+        ).format(live=LIVE, condition=condition, announce=announce)
+        params = [json_param(patch), self.tenant, collection, *compiler.params, *announce_params]
+        return Statement(statement, params, _first_int)
+
     def soft_delete(self, collection: str, query: Query) -> Statement[int]:
         """Mark matching documents deleted (``data._deleted_at`` = now) instead of removing them."""
         check_name(collection, "collection")

@@ -82,6 +82,10 @@ class Operations:
     def delete(self, collection: str, id: str) -> bool:
         return self._run(self._sql.delete_one(collection, id)) > 0
 
+    def update_where(self, collection: str, criteria: CriteriaLike, updates: Mapping[str, Any]) -> int:
+        """Shallow-merge ``updates`` into every matching document; returns how many changed."""
+        return self._run(self._sql.update_where(collection, build_query(criteria), updates))
+
     def soft_delete(self, collection: str, criteria: CriteriaLike) -> int:
         """Mark matching documents deleted; they disappear from reads unless asked for."""
         return self._run(self._sql.soft_delete(collection, build_query(criteria)))
