@@ -199,25 +199,48 @@ _NEWER = sql.SQL(
 _NEWEST_FIRST = "s.version DESC NULLS LAST, coalesce(s.updated_at, s.created_at) DESC NULLS LAST"
 
 
-def _where(tenant: str, collections: Sequence[str] | None) -> tuple[sql.SQL, list[Any]]:
-    if collections is None:
-        return sql.SQL("tenant = %s"), [tenant]
-    return sql.SQL("tenant = %s AND collection = ANY (%s)"), [tenant, list(collections)]
+def _where(
+    tenant: str, collections: Sequence[str] | None, changed_since: datetime | None
+) -> tuple[sql.Composed, list[Any]]:
+    conditions = [sql.SQL("tenant = %s")]
+    params: list[Any] = [tenant]
+    if collections is not None:
+        conditions.append(sql.SQL("collection = ANY (%s)"))
+        params.append(list(collections))
+    if changed_since is not None:
+        conditions.append(sql.SQL("updated_at >= %s"))
+        params.append(changed_since)
+    return sql.SQL(" AND ").join(conditions), params
 
 
-def count_documents(conn: Connection[Any], tenant: str, collections: Sequence[str] | None = None) -> int:
-    """How many documents the tenant holds (in ``collections``, when given); 0 when there is no table."""
+def count_documents(
+    conn: Connection[Any],
+    tenant: str,
+    collections: Sequence[str] | None = None,
+    *,
+    changed_since: datetime | None = None,
+) -> int:
+    """How many documents :func:`scan_documents` would return with the same arguments."""
     if not inspect_target(conn).ready:
         return 0
-    where, params = _where(tenant, collections)
+    where, params = _where(tenant, collections, changed_since)
     row = conn.execute(sql.SQL("SELECT count(*) FROM documents WHERE {}").format(where), params).fetchone()
     return int(row[0]) if row else 0
 
 
 def scan_documents(
-    conn: Connection[Any], tenant: str, collections: Sequence[str] | None = None, *, page: int = 2000
+    conn: Connection[Any],
+    tenant: str,
+    collections: Sequence[str] | None = None,
+    *,
+    changed_since: datetime | None = None,
+    page: int = 2000,
 ) -> Iterator[StoredRow]:
     """Every document of the tenant, ordered by (collection, id), from one read-only snapshot.
+
+    ``collections`` limits the scan to those; ``changed_since`` to documents
+    written (updated_at) at or after that moment, which is what a rollback must
+    carry back to the old platform.
 
     ``data`` comes back as PostgreSQL's JSON text, unparsed: an export writes it
     as it is (no float round trip), and verify parses it once. The connection
@@ -226,7 +249,7 @@ def scan_documents(
     """
     if not inspect_target(conn).ready:
         return
-    where, params = _where(tenant, collections)
+    where, params = _where(tenant, collections, changed_since)
     query = sql.SQL(
         "SELECT id::text, collection, data::text, created_at, updated_at, version FROM documents"
         " WHERE {} ORDER BY collection, id"
