@@ -220,26 +220,25 @@ def test_reflection_describes_every_contract_method(channel: grpc.Channel, pb: M
     assert {method.name for method in served.method} == set(original.methods_by_name)
 
 
-# -- RPCs not implemented yet -----------------------------------------------------------
+# -- named entries the server was not configured with ------------------------------------
 
 
-def _unimplemented_calls(pb: ModuleType) -> dict[str, tuple[str, Any]]:
-    return {
-        "ExecuteQuery": ("ExecuteQuery", pb.ExecuteQueryRequest(query_name="get_user_by_id")),
-        "VectorSearch": ("VectorSearch", pb.VectorSearchRequest(table_name="t", query_vector=[0.1, 0.2], limit=3)),
-        "GraphTraverse": ("GraphTraverse", pb.GraphTraverseRequest(table_name="t", start_node="n1")),
-        "ExecuteOperation": ("ExecuteOperation", pb.ExecuteOperationRequest(operation_name="archive")),
-    }
-
-
-@pytest.mark.parametrize("method", ["ExecuteQuery", "VectorSearch", "GraphTraverse", "ExecuteOperation"])
-def test_rpcs_not_implemented_answer_unimplemented(client: Any, pb: ModuleType, method: str) -> None:
-    name, request = _unimplemented_calls(pb)[method]
-
-    answer = getattr(client, name)(request)
+@pytest.mark.parametrize(
+    ("method", "request_type", "field"),
+    [
+        ("ExecuteQuery", "ExecuteQueryRequest", "query_name"),
+        ("ExecuteOperation", "ExecuteOperationRequest", "operation_name"),
+    ],
+)
+def test_unknown_named_entries_answer_not_found(
+    client: Any, pb: ModuleType, method: str, request_type: str, field: str
+) -> None:
+    """Without --config no names are defined; a name nobody defined is NOT_FOUND."""
+    answer = getattr(client, method)(getattr(pb, request_type)(**{field: "never_defined"}))
 
     assert not answer.success
-    assert answer.error_message.startswith("UNIMPLEMENTED:"), answer.error_message
+    assert answer.error_message.startswith("NOT_FOUND:"), answer.error_message
+    assert "never_defined" in answer.error_message
     assert answer.execution_time_ms >= 1
 
 
