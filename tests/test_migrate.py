@@ -269,6 +269,15 @@ def test_a_rerun_imports_nothing_twice(migrate: Migrate, store: DocumentStore, t
     assert changed is not None and changed.data == {"i": 0, "changed": True} and changed.version == 2
 
 
+def test_only_the_chosen_collections(migrate: Migrate, store: DocumentStore, tmp_path: Path) -> None:
+    rows = [{"id": str(i), "collection": ("a", "b", "c")[i % 3], "data": {}} for i in range(9)]
+    code, summary = migrate.summary(
+        "--jsonl", str(write_jsonl(tmp_path / "in.jsonl", rows)), "--only", "a", "--only", "c"
+    )
+    assert (code, summary["inserted"], summary["not_selected"]) == (EXIT_OK, 6, 3)
+    assert store.list_collections() == ["a", "c"]
+
+
 def test_dry_run_reports_and_changes_nothing(migrate: Migrate, store: DocumentStore, tmp_path: Path) -> None:
     source = write_jsonl(
         tmp_path / "in.jsonl", [{"id": str(i), "collection": "c", "data": {}} for i in range(10)] + ["oops"]

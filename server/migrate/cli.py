@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--reject-file", default=DEFAULT_PATH, help="where refused rows go, one JSON line each (%(default)s)"
     )
     importing.add_argument("--max-rate", type=float, help="rows per second at most (spares a busy source)")
+    importing.add_argument("--only", action="append", metavar="COLLECTION", help="import this collection (repeat)")
     importing.add_argument("--json", action="store_true", help="print the summary as JSON")
     importing.set_defaults(run=_import)
 
@@ -202,7 +203,8 @@ def _target(args: argparse.Namespace) -> psycopg.Connection[Any]:
 
 def _import(args: argparse.Namespace) -> int:
     source = _source(args)
-    options = ImportOptions(args.batch_size, OnConflict(args.on_conflict), args.max_rate)
+    only = frozenset(args.only) if args.only else None
+    options = ImportOptions(args.batch_size, OnConflict(args.on_conflict), args.max_rate, only)
     if options.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
     with _target(args) as conn, RejectFile(args.reject_file) as rejects:
@@ -227,6 +229,7 @@ def _summary_dict(summary: ImportSummary, source: Source, args: argparse.Namespa
         "replaced": summary.replaced,
         "already_present": summary.kept,
         "rejected": summary.rejected,
+        "not_selected": summary.unselected,
         "reject_file": args.reject_file,
         "collections": len(summary.collections),
         "batches": summary.batches,
@@ -244,6 +247,8 @@ def _print_summary(summary: ImportSummary, source: Source, args: argparse.Namesp
     if OnConflict(args.on_conflict) is OnConflict.NEWER:
         lines.append((would + "replaced", f"{summary.replaced:,}  (newer than the target's copy)"))
     lines.append(("already present", f"{summary.kept:,}  (skipped by id)"))
+    if summary.unselected:
+        lines.append(("not selected", f"{summary.unselected:,}  (other collections than --only)"))
     rejected = f"  (reasons in {args.reject_file})" if summary.rejected else ""
     lines.append(("rejected", f"{summary.rejected:,}{rejected}"))
     lines.append(("time", f"{summary.seconds:.1f} s, {summary.rate:,.0f} rows/s"))
