@@ -217,11 +217,10 @@ def test_the_soft_delete_key_is_reserved(store: DocumentStore, write: str) -> No
 
 
 def test_transaction_commits_all_or_nothing(store: DocumentStore) -> None:
-    with pytest.raises(AlreadyExists):
-        with store.transaction() as tx:
-            tx.create("tx", {"step": 1}, id="one")
-            tx.create("tx", {"step": 2}, id="two")
-            tx.create("tx", {"step": 3}, id="one")
+    with pytest.raises(AlreadyExists), store.transaction() as tx:
+        tx.create("tx", {"step": 1}, id="one")
+        tx.create("tx", {"step": 2}, id="two")
+        tx.create("tx", {"step": 3}, id="one")
     assert store.count("tx") == 0
     with store.transaction() as tx:
         tx.create("tx", {"step": 1}, id="one")
