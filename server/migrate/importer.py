@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from server.migrate.progress import Progress, Silent
 from server.migrate.records import Record, Reject
 from server.migrate.rejects import RejectFile
 from server.migrate.source import Source
-from server.store.bulk import BulkLoader, OnConflict, StagedRow
+from server.store.bulk import BatchOutcome, BulkLoader, OnConflict, StagedRow
 from server.store.json_values import dumps
 
 DEFAULT_BATCH = 5000
@@ -63,48 +64,67 @@ def run_import(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> ImportSummary:
-    """Import every record; a batch is committed whole before the next is read."""
+    """Import every record, one transaction per batch.
+
+    While the database writes one batch, the next is read and checked: a single
+    writer thread takes the batches in order, at most one in flight, so reading
+    and writing overlap without ever reordering or interleaving transactions.
+    When reading stops early (an error, Ctrl-C), the batch in flight still
+    commits or rolls back whole before this returns.
+    """
     if options.batch_size < 1:
         raise ValueError("the batch size must be at least 1")
     progress = progress or Silent()
     summary = ImportSummary(dry_run=loader.dry_run)
     started = clock()
     batch: list[StagedRow] = []
+    in_flight: Future[BatchOutcome] | None = None
 
-    def flush() -> None:
-        outcome = loader.load(batch, options.on_conflict)
-        summary.inserted += outcome.inserted
-        summary.replaced += outcome.replaced
-        summary.kept += outcome.kept
-        summary.batches += 1
-        batch.clear()
-        progress.update(summary.read)
-        if options.max_rate:
-            ahead = summary.read / options.max_rate - (clock() - started)
-            if ahead > 0:
-                time.sleep(ahead)
+    def settle() -> None:
+        nonlocal in_flight
+        if in_flight is not None:
+            outcome = in_flight.result()
+            in_flight = None
+            summary.inserted += outcome.inserted
+            summary.replaced += outcome.replaced
+            summary.kept += outcome.kept
+            summary.batches += 1
 
-    for item in source:
-        summary.read += 1
-        if isinstance(item, Record):
-            reason = _refused_by_table(item, loader)
-            if reason is not None:
-                item = Reject(source.name, reason, dumps(item.data), key=_key(item))
-        if isinstance(item, Reject):
-            rejects.add(item)
-            summary.rejected += 1
-            if summary.rejected % 1000 == 0:
-                progress.update(summary.read)
-            continue
-        if options.only is not None and item.collection not in options.only:
-            summary.unselected += 1
-            continue
-        summary.collections.add(item.collection)
-        batch.append(staged(item))
-        if len(batch) >= options.batch_size:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-writer") as writer:
+
+        def flush() -> None:
+            nonlocal in_flight
+            settle()
+            in_flight = writer.submit(loader.load, list(batch), options.on_conflict)
+            batch.clear()
+            progress.update(summary.read)
+            if options.max_rate:
+                ahead = summary.read / options.max_rate - (clock() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+
+        for item in source:
+            summary.read += 1
+            if isinstance(item, Record):
+                reason = _refused_by_table(item, loader)
+                if reason is not None:
+                    item = Reject(source.name, reason, dumps(item.data), key=_key(item))
+            if isinstance(item, Reject):
+                rejects.add(item)
+                summary.rejected += 1
+                if summary.rejected % 1000 == 0:
+                    progress.update(summary.read)
+                continue
+            if options.only is not None and item.collection not in options.only:
+                summary.unselected += 1
+                continue
+            summary.collections.add(item.collection)
+            batch.append(staged(item))
+            if len(batch) >= options.batch_size:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
+        settle()
     summary.seconds = clock() - started
     progress.finish(summary.read)
     return summary
