@@ -123,8 +123,20 @@ async def _read(store: AsyncDocumentStore, definition: NamedQuery, query: Query)
     return await store.find(definition.collection, query)
 
 
+def _without_absent(value: Any) -> Any:
+    """Leave out object keys whose optional parameter was not given."""
+    if isinstance(value, dict):
+        return {key: _without_absent(item) for key, item in value.items() if item is not ABSENT}
+    if isinstance(value, list):
+        return [_without_absent(item) for item in value if item is not ABSENT]
+    return value
+
+
 async def _run_step(tx: AsyncOperations, operation: NamedOperation, step: Step, bound: Mapping[str, Any]) -> Any:
     arguments = substitute(dict(step.arguments), bound)
+    for key in ("data", "updates"):
+        if key in arguments:
+            arguments[key] = _without_absent(arguments[key])
     where = f"{operation.name}: step {step.kind} {step.collection}".rstrip()
     summary: dict[str, Any] = {"operation": step.kind}
     if step.collection:

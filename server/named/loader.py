@@ -271,8 +271,14 @@ def _legacy_query(context: _Context, name: str, entry: Mapping[str, Any], tables
             declared.setdefault(extra, Parameter(extra, "scalar"))
         return Parameters(tuple(declared.values()))
 
-    def paging() -> list[Parameter]:
-        return [Parameter(p, PAGING[p], required=False) for p in names if p in PAGING]
+    def paging(default_limit: int | None = None) -> list[Parameter]:
+        return [
+            Parameter(
+                p, PAGING[p], required=False, default=ABSENT if p != "limit" or default_limit is None else default_limit
+            )
+            for p in names
+            if p in PAGING
+        ]
 
     if kind == "point_lookup":
         if not names:
@@ -299,7 +305,9 @@ def _legacy_query(context: _Context, name: str, entry: Mapping[str, Any], tables
         bounds = [Parameter(p, "timestamp", required=False) for p in names if p in ("start_time", "end_time")]
         latest = kind == "latest_events"
         return NamedQuery(
-            parameters=params(Parameter(partition, "scalar"), *bounds, *paging()),
+            parameters=params(
+                Parameter(partition, "scalar"), *bounds, *paging(_latest_limit(tables, table) if latest else None)
+            ),
             criteria={
                 "and": [
                     {"equals": {"field": partition, "value": f"${partition}"}},

@@ -15,21 +15,30 @@ from server.store.criteria import Query
 from server.store.database_errors import translate
 from server.store.document import Document, NewDocument
 from server.store.pool_settings import SESSION_SETUP, PoolSettings, connection_kwargs
-from server.store.schema import Layout
+from server.store.schema import SET_TENANT, Layout
 from server.store.statements import Limits, Statement, Statements, new_documents
 from server.store.sync_store import DocumentStore
 
 T = TypeVar("T")
 
 
-async def execute(conn: AsyncConnection[Any], statement: Statement[T]) -> T:
-    """Run one statement on ``conn``; database failures become StoreErrors."""
+async def execute(conn: AsyncConnection[Any], statement: Statement[T], tenant: str | None = None) -> T:
+    """Run one statement on ``conn``; database failures become StoreErrors.
+
+    ``tenant`` works as in :func:`server.store.sync_store.execute`.
+    """
     if statement.query is None:
         return statement.result([], 0)
     try:
         async with conn.cursor() as cur:
-            await cur.execute(statement.query, statement.params)
-            rows = await cur.fetchall() if cur.description is not None else []
+            if tenant is None:
+                await cur.execute(statement.query, statement.params)
+                rows = await cur.fetchall() if cur.description is not None else []
+            else:
+                async with conn.transaction():
+                    await cur.execute(SET_TENANT, (tenant,))
+                    await cur.execute(statement.query, statement.params)
+                    rows = await cur.fetchall() if cur.description is not None else []
             count = cur.rowcount
     except Exception as exc:
         error = translate(exc)
@@ -98,10 +107,14 @@ class AsyncTransaction(AsyncOperations):
 class AsyncDocumentStore(AsyncOperations):
     """Awaitable twin of DocumentStore; construct it with :meth:`open`."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], layout: Layout, statements: Statements) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], layout: Layout, statements: Statements, row_level_security: bool = False
+    ) -> None:
         self._pool = pool
         self._layout = layout
         self._sql = statements
+        self._row_level_security = row_level_security
+        self._guard = statements.tenant if row_level_security else None
 
     @classmethod
     async def open(
@@ -111,13 +124,24 @@ class AsyncDocumentStore(AsyncOperations):
         tenant: str = "default",
         limits: Limits = Limits(),
         pool: PoolSettings = PoolSettings(),
+        row_level_security: bool = False,
+        schema_conninfo: str | None = None,
+        grant_to: str | None = None,
     ) -> AsyncDocumentStore:
         """Open the pool and make sure the table is there.
 
         The schema is created through a short-lived blocking store so that the
         DDL lives in one place (``schema.ensure_schema``).
         """
-        with DocumentStore(conninfo, tenant=tenant, limits=limits, pool=PoolSettings(1, 1, pool.timeout)) as setup:
+        with DocumentStore(
+            conninfo,
+            tenant=tenant,
+            limits=limits,
+            pool=PoolSettings(1, 1, pool.timeout),
+            row_level_security=row_level_security,
+            schema_conninfo=schema_conninfo,
+            grant_to=grant_to,
+        ) as setup:
             layout = setup._layout
         async_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             conninfo,
@@ -130,10 +154,11 @@ class AsyncDocumentStore(AsyncOperations):
             name="documents-async",
         )
         await async_pool.open()
-        return cls(async_pool, layout, Statements(layout, tenant, limits))
+        return cls(async_pool, layout, Statements(layout, tenant, limits), row_level_security)
 
     def for_tenant(self, tenant: str) -> AsyncDocumentStore:
-        return AsyncDocumentStore(self._pool, self._layout, Statements(self._layout, tenant, self._sql.limits))
+        statements = Statements(self._layout, tenant, self._sql.limits)
+        return AsyncDocumentStore(self._pool, self._layout, statements, self._row_level_security)
 
     @property
     def pool(self) -> AsyncConnectionPool[Any]:
@@ -151,7 +176,7 @@ class AsyncDocumentStore(AsyncOperations):
             return statement.result([], 0)
         try:
             async with self._pool.connection() as conn:
-                return await execute(conn, statement)
+                return await execute(conn, statement, self._guard)
         except Exception as exc:  # pool failures (timeouts, lost connections)
             error = translate(exc)
             if error is None:
@@ -163,6 +188,8 @@ class AsyncDocumentStore(AsyncOperations):
         """``async with store.transaction() as tx:`` — every tx call commits together, or none does."""
         try:
             async with self._pool.connection() as conn, conn.transaction():
+                if self._guard is not None:
+                    await conn.execute(SET_TENANT, (self._guard,))
                 yield AsyncTransaction(conn, self._sql)
         except Exception as exc:
             error = translate(exc)

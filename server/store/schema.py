@@ -34,7 +34,7 @@ CREATE_TABLE = sql.SQL(
 )
 
 #: Statements that bring any earlier form of the table up to what the store needs.
-UPGRADES = (
+UPGRADES: tuple[sql.SQL | sql.Composed, ...] = (
     sql.SQL("ALTER TABLE documents ADD COLUMN IF NOT EXISTS tenant TEXT NOT NULL DEFAULT 'default'"),
     # Containment (``data @> ...``) is the only JSON operator the compiler uses for
     # equality, so the smaller, faster jsonb_path_ops GIN serves it.
@@ -52,14 +52,66 @@ class Layout:
     timestamps_have_zone: bool
 
 
-def ensure_schema(conn: Connection[Any]) -> Layout:
-    """Create or upgrade the table and indexes, then describe what is there."""
+#: The setting every statement's transaction carries when row-level security is on.
+TENANT_SETTING = "persistence.tenant"
+SET_TENANT = sql.SQL("SELECT set_config({}, %s, true)").format(sql.Literal(TENANT_SETTING))
+
+#: Row-level security: a row is visible and writable only inside a transaction whose
+#: tenant setting names its tenant. FORCE applies it to the table owner as well.
+ROW_LEVEL_SECURITY: tuple[sql.SQL | sql.Composed, ...] = (
+    sql.SQL("ALTER TABLE documents ENABLE ROW LEVEL SECURITY"),
+    sql.SQL("ALTER TABLE documents FORCE ROW LEVEL SECURITY"),
+    sql.SQL(
+        "DROP POLICY IF EXISTS documents_tenant_isolation ON documents; "
+        "CREATE POLICY documents_tenant_isolation ON documents "
+        "USING (tenant = current_setting({setting}, true)) "
+        "WITH CHECK (tenant = current_setting({setting}, true))"
+    ).format(setting=sql.Literal(TENANT_SETTING)),
+)
+
+_INDEXES = ("idx_documents_data", "idx_documents_order")
+
+
+def ensure_schema(conn: Connection[Any], row_level_security: bool = False, grant_to: str | None = None) -> Layout:
+    """Create or upgrade the table, indexes and (optionally) row-level security.
+
+    Nothing is executed when everything is already in place, so a server whose
+    role may not change the table (the recommended setup, ``docs/security.md``)
+    starts on a table an owner prepared.
+    """
+    if _complete(conn, row_level_security) and grant_to is None:
+        return describe(conn)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
         conn.execute(CREATE_TABLE)
         for statement in UPGRADES:
             conn.execute(statement)
+        if row_level_security:
+            for statement in ROW_LEVEL_SECURITY:
+                conn.execute(statement)
+        if grant_to is not None:
+            conn.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON documents TO {}").format(sql.Identifier(grant_to))
+            )
         return describe(conn)
+
+
+def _complete(conn: Connection[Any], row_level_security: bool) -> bool:
+    row = conn.execute(
+        """
+        SELECT c.relrowsecurity AND c.relforcerowsecurity,
+               EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant'),
+               (SELECT count(*) FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
+                WHERE i.indrelid = c.oid AND x.relname = ANY(%s)),
+               EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'documents_tenant_isolation')
+        FROM pg_class c WHERE c.oid = to_regclass(%s)
+        """,
+        (list(_INDEXES), TABLE),
+    ).fetchone()
+    if row is None:
+        return False
+    forced, has_tenant, indexes, has_policy = row
+    return bool(has_tenant) and indexes == len(_INDEXES) and (not row_level_security or (forced and has_policy))
 
 
 def describe(conn: Connection[Any]) -> Layout:

@@ -20,7 +20,7 @@ from server.store.criteria import Criteria, OrderBy
 from server.store.database_errors import translate
 from server.store.document import Document, NewDocument
 from server.store.pool_settings import SESSION_SETUP, PoolSettings, connection_kwargs
-from server.store.schema import Layout, ensure_schema
+from server.store.schema import SET_TENANT, Layout, ensure_schema
 from server.store.statements import Limits, Statement, Statements, build_query, new_documents
 
 T = TypeVar("T")
@@ -28,14 +28,25 @@ T = TypeVar("T")
 CriteriaLike = Criteria | Mapping[str, Any] | None
 
 
-def execute(conn: Connection[Any], statement: Statement[T]) -> T:
-    """Run one statement on ``conn``; database failures become StoreErrors."""
+def execute(conn: Connection[Any], statement: Statement[T], tenant: str | None = None) -> T:
+    """Run one statement on ``conn``; database failures become StoreErrors.
+
+    With ``tenant`` (row-level security on) the statement runs in a transaction
+    whose tenant setting is set first, and which ends with it: a pooled
+    connection never carries one call's tenant into the next.
+    """
     if statement.query is None:
         return statement.result([], 0)
     try:
         with conn.cursor() as cur:
-            cur.execute(statement.query, statement.params)
-            rows = cur.fetchall() if cur.description is not None else []
+            if tenant is None:
+                cur.execute(statement.query, statement.params)
+                rows = cur.fetchall() if cur.description is not None else []
+            else:
+                with conn.transaction():
+                    cur.execute(SET_TENANT, (tenant,))
+                    cur.execute(statement.query, statement.params)
+                    rows = cur.fetchall() if cur.description is not None else []
             count = cur.rowcount
     except Exception as exc:
         error = translate(exc)
@@ -127,6 +138,7 @@ class Transaction(Operations):
         self._sql = statements
 
     def _run(self, statement: Statement[T]) -> T:
+        # The transaction's tenant setting was made when it began.
         return execute(self._conn, statement)
 
 
@@ -140,6 +152,9 @@ class DocumentStore(Operations):
         tenant: str = "default",
         limits: Limits = Limits(),
         pool: PoolSettings = PoolSettings(),
+        row_level_security: bool = False,
+        schema_conninfo: str | None = None,
+        grant_to: str | None = None,
         _shared: tuple[ConnectionPool[Any], Layout] | None = None,
     ) -> None:
         if _shared is None:
@@ -154,8 +169,11 @@ class DocumentStore(Operations):
                 name="documents",
             )
             try:
+                if schema_conninfo:
+                    with Connection.connect(schema_conninfo, autocommit=True) as owner:
+                        ensure_schema(owner, row_level_security, grant_to)
                 with self._pool.connection() as conn:
-                    layout = ensure_schema(conn)
+                    layout = ensure_schema(conn, row_level_security)
             except BaseException as exc:
                 self._pool.close()
                 raise (translate(exc) or exc) from exc
@@ -165,10 +183,17 @@ class DocumentStore(Operations):
             self._owns_pool = False
         self._layout = layout
         self._sql = Statements(layout, tenant, limits)
+        self._row_level_security = row_level_security
+        self._guard = tenant if row_level_security else None
 
     def for_tenant(self, tenant: str) -> DocumentStore:
         """The same pool and table, scoped to another tenant."""
-        return DocumentStore(tenant=tenant, limits=self._sql.limits, _shared=(self._pool, self._layout))
+        return DocumentStore(
+            tenant=tenant,
+            limits=self._sql.limits,
+            row_level_security=self._row_level_security,
+            _shared=(self._pool, self._layout),
+        )
 
     def close(self) -> None:
         if self._owns_pool:
@@ -185,7 +210,7 @@ class DocumentStore(Operations):
             return statement.result([], 0)
         try:
             with self._pool.connection() as conn:
-                return execute(conn, statement)
+                return execute(conn, statement, self._guard)
         except Exception as exc:  # pool failures (timeouts, lost connections)
             error = translate(exc)
             if error is None:
@@ -197,6 +222,8 @@ class DocumentStore(Operations):
         """``with store.transaction() as tx:`` — every tx call commits together, or none does."""
         try:
             with self._pool.connection() as conn, conn.transaction():
+                if self._guard is not None:
+                    conn.execute(SET_TENANT, (self._guard,))
                 yield Transaction(conn, self._sql)
         except Exception as exc:
             error = translate(exc)
