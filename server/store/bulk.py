@@ -23,7 +23,7 @@ from typing import Any
 from psycopg import Connection, sql
 
 from server.store.schema import TABLE, Layout, describe, ensure_schema
-from server.store.statements import check_name
+from server.store.statements import CHANGES_CHANNEL, check_name
 
 #: One staged row: id, collection, data as JSON text, created_at, updated_at, version.
 #: ``None`` timestamps become now() (updated_at falls back to created_at); ``None`` version becomes 1.
@@ -123,6 +123,8 @@ class BulkLoader:
                     replaced = cur.rowcount
                 cur.execute(self._insert(on_conflict), [self.tenant])
                 inserted = cur.rowcount
+                # Like every store write: caches in every process drop these collections at commit.
+                cur.execute(_ANNOUNCE, [self.tenant])
         return BatchOutcome(inserted, replaced, len(rows) - inserted - replaced)
 
     # -- statements -----------------------------------------------------------
@@ -190,6 +192,11 @@ class BulkLoader:
         new, newer = cur.fetchone()
         return int(new), int(newer) if on_conflict is OnConflict.NEWER else 0
 
+
+_ANNOUNCE = sql.SQL(
+    "SELECT pg_notify({channel}, json_build_array(%s::text, c.collection)::text)"
+    " FROM (SELECT DISTINCT collection FROM {staging}) AS c"
+).format(channel=sql.Literal(CHANGES_CHANNEL), staging=sql.Identifier(STAGING))
 
 #: Whether staged row ``u`` is newer than stored row ``d``: a higher version, or the same
 #: version changed later. A row without timestamps never wins on time (it has none to offer).
