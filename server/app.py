@@ -27,6 +27,7 @@ from server.named.definitions import Catalog
 from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
 from server.query_cache import QueryCache
+from server.security import SecurityConfigError, build_guard, server_credentials
 from server.service import PersistenceService
 from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError
 from server.store.changes import ChangeFeed
@@ -114,6 +115,11 @@ def _warn_unsupported(catalog: Catalog) -> None:
 
 
 async def start(settings: Settings) -> Running:
+    try:
+        guard = build_guard(settings, SERVICE_NAME)
+        credentials = server_credentials(settings)
+    except SecurityConfigError as exc:
+        raise SystemExit(f"persistence-server: {exc}") from None
     catalog = load_catalog(settings)
     url = database_url(settings)
     store = await AsyncDocumentStore.open(
@@ -121,6 +127,10 @@ async def start(settings: Settings) -> Running:
         tenant=settings.tenant,
         limits=Limits(settings.default_page, settings.max_page, settings.max_batch),
         pool=PoolSettings(settings.pool_min, settings.pool_max, settings.pool_timeout),
+        # With tokens, tenants are separated by PostgreSQL itself as well (docs/security.md).
+        row_level_security=settings.authenticated,
+        schema_conninfo=settings.schema_database_url,
+        grant_to=settings.grant_to,
     )
     cache = QueryCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes)
     feed = ChangeFeed(url, on_change=cache.changed, on_reset=cache.reset)
@@ -129,19 +139,29 @@ async def start(settings: Settings) -> Running:
     metrics = Metrics(stats={"pool": store.pool.get_stats, "cache": lambda: cache.stats.as_dict()})
     info = PlatformInfo(configuration=settings.public(url))
     server = grpc.aio.server(
+        interceptors=[guard],
+        maximum_concurrent_rpcs=settings.max_concurrent_calls,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
+            # Room for large bearer tokens (gRPC's default header budget is 8 KiB).
+            ("grpc.max_metadata_size", 16 * 1024),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
-    pb_grpc.add_PersistencePlatformServiceServicer_to_server(PersistenceService(store, metrics, info, named), server)
+    service = PersistenceService(store, metrics, info, named, guard.access)
+    pb_grpc.add_PersistencePlatformServiceServicer_to_server(service, server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
-    )
-    port = server.add_insecure_port(settings.listen)
+    if settings.reflection_enabled:
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            server,
+        )
+    if credentials is None:
+        port = server.add_insecure_port(settings.listen)
+    else:
+        port = server.add_secure_port(settings.listen, credentials)
     if port == 0:
         await store.close()
         raise SystemExit(f"persistence-server: cannot listen on {settings.listen}")
@@ -151,7 +171,14 @@ async def start(settings: Settings) -> Running:
     await running.set_health(True)
     running.watcher = asyncio.create_task(_watch_database(running, settings.health_interval))
     host = settings.listen.rsplit(":", 1)[0]
-    log.info("serving %s on %s:%d", SERVICE_NAME, host, port)
+    log.info(
+        "serving %s on %s:%d (%s, authentication %s)",
+        SERVICE_NAME,
+        host,
+        port,
+        "plaintext" if credentials is None else "TLS" + (" with client certificates" if settings.tls_client_ca else ""),
+        settings.auth,
+    )
     log.info("database: %s%s", mask_password(url), " (embedded)" if settings.database_url is None else "")
     return running
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,33 @@ class Settings:
     cache_entries: int = 10_000
     cache_bytes: int = 64 * 1024 * 1024
     log_level: str = "INFO"
+    # -- security (docs/security.md) --
+    auth: str = "none"
+    jwt_secret: str | None = None
+    jwt_secret_file: Path | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_algorithms: str = ""
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    roles_file: Path | None = None
+    reflection: bool | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    plaintext: bool = False
+    max_concurrent_calls: int = 1000
+    rate_limit: str | None = None
+    schema_database_url: str | None = None
+    grant_to: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.auth == "jwt"
+
+    @property
+    def reflection_enabled(self) -> bool:
+        """Reflection is on for local use, off once tokens are required, unless asked for."""
+        return (not self.authenticated) if self.reflection is None else self.reflection
 
     def public(self, database_in_use: str | None = None) -> dict[str, Any]:
         """Settings safe to show anyone: the connection string with its password masked."""
@@ -46,12 +73,26 @@ class Settings:
         shown["data_dir"] = str(self.data_dir)
         shown["config"] = str(self.config) if self.config else None
         shown["database_url"] = mask_password(database_in_use or self.database_url or "")
+        shown["schema_database_url"] = mask_password(self.schema_database_url or "")
         shown["embedded_database"] = self.database_url is None
+        shown["jwt_secret"] = "***" if self.jwt_secret else None
+        for name in ("jwt_secret_file", "jwt_public_key_file", "roles_file", "tls_cert", "tls_key", "tls_client_ca"):
+            shown[name] = str(shown[name]) if shown[name] else None
+        shown["reflection"] = self.reflection_enabled
         return shown
 
 
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not on/off")
+
+
 #: flag → (environment variable, type, help)
-_OPTIONS: dict[str, tuple[str, type, str]] = {
+_OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "listen": ("PERSISTENCE_LISTEN", str, f"HOST:PORT to serve on (default {DEFAULT_LISTEN})"),
     "database_url": ("POSTGRES_CONNECTION_STRING", str, "PostgreSQL to use; without it an embedded one starts"),
     "data_dir": ("PERSISTENCE_DATA_DIR", Path, "where the embedded PostgreSQL keeps its data (default .data/postgres)"),
@@ -69,6 +110,22 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
     "cache_entries": ("PERSISTENCE_CACHE_ENTRIES", int, "most cached named-query answers (default 10000)"),
     "cache_bytes": ("PERSISTENCE_CACHE_BYTES", int, "most bytes of cached answers (default 64 MiB)"),
     "log_level": ("PERSISTENCE_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+    "auth": ("PERSISTENCE_AUTH", str, "'jwt' requires a bearer token on every call (default 'none')"),
+    "jwt_secret_file": ("JWT_SECRET_FILE", Path, "file holding the HS256 secret (or set JWT_SECRET)"),
+    "jwt_public_key_file": ("JWT_PUBLIC_KEY_FILE", Path, "PEM public key for RS256/ES256 tokens"),
+    "jwt_algorithms": ("JWT_ALGORITHMS", str, "accepted algorithms, comma-separated (default: what the key verifies)"),
+    "jwt_issuer": ("JWT_ISSUER", str, "required 'iss' claim"),
+    "jwt_audience": ("JWT_AUDIENCE", str, "required 'aud' claim"),
+    "roles_file": ("PERSISTENCE_ROLES_FILE", Path, "YAML role table replacing the default (docs/security.md)"),
+    "reflection": ("PERSISTENCE_REFLECTION", _flag, "serve gRPC reflection (default: on without auth, off with)"),
+    "tls_cert": ("PERSISTENCE_TLS_CERT", Path, "PEM certificate chain: serve TLS"),
+    "tls_key": ("PERSISTENCE_TLS_KEY", Path, "PEM private key for --tls-cert"),
+    "tls_client_ca": ("PERSISTENCE_TLS_CLIENT_CA", Path, "PEM CA bundle: require client certificates (mTLS)"),
+    "plaintext": ("PERSISTENCE_PLAINTEXT", _flag, "allow plaintext on a non-loopback address (default off)"),
+    "max_concurrent_calls": ("PERSISTENCE_MAX_CONCURRENT_CALLS", int, "calls beyond this are refused (default 1000)"),
+    "rate_limit": ("PERSISTENCE_RATE_LIMIT", str, "per-caller limit like 1000/hour (default none)"),
+    "schema_database_url": ("POSTGRES_SCHEMA_CONNECTION_STRING", str, "owner connection for creating the table"),
+    "grant_to": ("PERSISTENCE_GRANT_TO", str, "role the owner connection grants table access to"),
 }
 
 
@@ -88,8 +145,11 @@ def from_arguments(args: argparse.Namespace, environ: Mapping[str, str] = os.env
                 values[name] = kind(environ[env])
             except ValueError:
                 raise SystemExit(
-                    f"persistence-server: ${env}={environ[env]!r} is not a valid {kind.__name__}"
+                    f"persistence-server: ${env}={environ[env]!r} is not a valid {getattr(kind, '__name__', 'value')}"
                 ) from None
+    if environ.get("JWT_SECRET"):
+        # Secrets come from the environment only: a flag would show in `ps`.
+        values["jwt_secret"] = environ["JWT_SECRET"]
     return Settings(**values)
 
 

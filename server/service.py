@@ -20,6 +20,8 @@ import grpc
 from google.protobuf import struct_pb2
 
 from server import codec
+from server.access import AccessTable
+from server.auth import current_identity
 from server.metrics import Metrics
 from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
@@ -72,6 +74,8 @@ def rpc(response_type: type[Response]) -> Callable[[Handler[Request, Response]],
             error_code: str | None = None
             try:
                 response = await handler(self, request, context)
+            except grpc.aio.AbortError:
+                raise  # the handler already answered with a gRPC status
             except Exception as exc:
                 error = exc if isinstance(exc, StoreError) else None
                 error_code = error.code if error is not None else "INTERNAL"
@@ -125,11 +129,31 @@ def _encode_query_answer(result: list[Document] | int) -> bytes:
 
 
 class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
-    def __init__(self, store: AsyncDocumentStore, metrics: Metrics, info: PlatformInfo, named: NamedExecutor) -> None:
-        self.store = store
+    def __init__(
+        self,
+        store: AsyncDocumentStore,
+        metrics: Metrics,
+        info: PlatformInfo,
+        named: NamedExecutor,
+        access: AccessTable | None = None,
+    ) -> None:
+        self._store = store
         self.metrics = metrics
         self.info = info
         self.named = named
+        self.access = access
+
+    @property
+    def store(self) -> AsyncDocumentStore:
+        """The store scoped to the caller's tenant: from the verified token, else the server's."""
+        identity = current_identity.get()
+        return self._store if identity is None else self._store.for_tenant(identity.tenant)
+
+    async def _permit(self, kind: str, name: str, context: Context) -> None:
+        """Named entries follow the role table too; refused ones never run."""
+        identity = current_identity.get()
+        if identity is not None and self.access is not None and not self.access.permits(identity, kind, name):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"no role of this caller may call {name}")
 
     # -- CRUD -----------------------------------------------------------------
 
@@ -192,6 +216,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
 
     @rpc(pb.ExecuteQueryResponse)
     async def ExecuteQuery(self, request: pb.ExecuteQueryRequest, context: Context) -> pb.ExecuteQueryResponse:
+        await self._permit("queries", request.query_name, context)
         answer = await self.named.query(
             self.store, request.query_name, codec.struct_to_dict(request.parameters), _encode_query_answer
         )
@@ -211,6 +236,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
     async def ExecuteOperation(
         self, request: pb.ExecuteOperationRequest, context: Context
     ) -> pb.ExecuteOperationResponse:
+        await self._permit("operations", request.operation_name, context)
         steps, touched = await self.named.operation(
             self.store, request.operation_name, codec.struct_to_dict(request.parameters)
         )

@@ -116,7 +116,14 @@ def free_port() -> int:
 class ServerProcess:
     """``persistence-server`` in a subprocess, as an operator would run it."""
 
-    def __init__(self, database_url: str, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self.credentials = credentials
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"persistence-server-{self.port}.log"
@@ -132,7 +139,7 @@ class ServerProcess:
 
     def wait_serving(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.address) as channel:
+        with self.channel() as channel:
             probe = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
@@ -145,6 +152,11 @@ class ServerProcess:
                     pass
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start serving:\n{self.log.read_text()}")
+
+    def channel(self) -> grpc.Channel:
+        if self.credentials is None:
+            return grpc.insecure_channel(self.address)
+        return grpc.secure_channel(self.address, self.credentials)
 
     def stop(self, timeout: float = 20.0) -> int:
         if self.process.poll() is None:
