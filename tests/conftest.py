@@ -10,6 +10,7 @@ share one server.
 from __future__ import annotations
 
 import importlib
+import re
 import os
 import socket
 import subprocess
@@ -107,6 +108,28 @@ def pb(contract: tuple[ModuleType, ModuleType]) -> ModuleType:
     return contract[0]
 
 
+#: What no error text may show a caller: stack traces, driver names, SQL, file paths.
+LEAK = re.compile(r"Traceback|psycopg|SELECT|syntax error|\.py\b|/(usr|home|tmp|work|root|opt)/")
+
+
+class ErrorTextCheck(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Fails the test that receives an error text leaking internals, on every channel the suite opens."""
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        outcome = continuation(details, request)
+        try:
+            text = getattr(outcome.result(), "error_message", "")
+        except grpc.RpcError as error:
+            text = error.details() or ""
+        leak = LEAK.search(text)
+        assert leak is None, f"{details.method} answered an error text that leaks {leak.group(0)!r}: {text}"
+        return outcome
+
+
+def checked(channel: grpc.Channel) -> grpc.Channel:
+    return grpc.intercept_channel(channel, ErrorTextCheck())
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -155,8 +178,8 @@ class ServerProcess:
 
     def channel(self) -> grpc.Channel:
         if self.credentials is None:
-            return grpc.insecure_channel(self.address)
-        return grpc.secure_channel(self.address, self.credentials)
+            return checked(grpc.insecure_channel(self.address))
+        return checked(grpc.secure_channel(self.address, self.credentials))
 
     def stop(self, timeout: float = 20.0) -> int:
         if self.process.poll() is None:
@@ -179,7 +202,7 @@ def server(database_url: str) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="session")
 def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.address) as opened:
+    with server.channel() as opened:
         yield opened
 
 

@@ -80,7 +80,7 @@ def password_run(database_url: str, contract: tuple[ModuleType, ModuleType]) -> 
     url = make_conninfo(database_url, password=secret)
     running = ServerProcess(url, "--log-level", "DEBUG")
     try:
-        with grpc.insecure_channel(running.address) as channel:
+        with running.channel() as channel:
             stub = pb_grpc.PersistencePlatformServiceStub(channel)
             info = stub.GetPlatformInfo(pb.GetPlatformInfoRequest())
             # Some work and an error, so the log has more than its start lines.
@@ -264,7 +264,7 @@ def test_sigterm_shuts_down_gracefully_and_exits_zero(
     disposable_server: ServerProcess, contract: tuple[ModuleType, ModuleType]
 ) -> None:
     pb, pb_grpc = contract
-    with grpc.insecure_channel(disposable_server.address) as channel:
+    with disposable_server.channel() as channel:
         stub = pb_grpc.PersistencePlatformServiceStub(channel)
         assert stub.HealthCheck(pb.HealthCheckRequest()).healthy
 

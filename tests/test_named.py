@@ -22,7 +22,7 @@ import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2
 
-from tests.conftest import ORIGINAL_CONTRACT, ROOT, ServerProcess
+from tests.conftest import ORIGINAL_CONTRACT, ROOT, ServerProcess, checked
 
 LEGACY_FILE = ORIGINAL_CONTRACT.parent / "legacy-persistence-platform.yaml"
 
@@ -75,7 +75,7 @@ def struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
 
 
 def stub(address: str, contract: tuple[ModuleType, ModuleType]) -> Any:
-    return contract[1].PersistencePlatformServiceStub(grpc.insecure_channel(address))
+    return contract[1].PersistencePlatformServiceStub(checked(grpc.insecure_channel(address)))
 
 
 def query(client: Any, pb: ModuleType, name: str, **parameters: Any) -> Any:
