@@ -10,8 +10,8 @@ share one server.
 from __future__ import annotations
 
 import importlib
-import re
 import os
+import re
 import socket
 import subprocess
 import sys
