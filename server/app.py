@@ -126,7 +126,7 @@ async def start(settings: Settings) -> Running:
         url,
         tenant=settings.tenant,
         limits=Limits(settings.default_page, settings.max_page, settings.max_batch),
-        pool=PoolSettings(settings.pool_min, settings.pool_max, settings.pool_timeout),
+        pool=PoolSettings(settings.pool_min, settings.pool_max, settings.pool_timeout, settings.default_deadline),
         # With tokens, tenants are separated by PostgreSQL itself as well (docs/security.md).
         row_level_security=settings.authenticated,
         schema_conninfo=settings.schema_database_url,
@@ -137,7 +137,12 @@ async def start(settings: Settings) -> Running:
     await feed.sync()
     named = NamedExecutor(catalog, cache, feed)
     metrics = Metrics(stats={"pool": store.pool.get_stats, "cache": lambda: cache.stats.as_dict()})
-    info = PlatformInfo(configuration=settings.public(url))
+    durability = await store.durability()
+    info = PlatformInfo(configuration={**settings.public(url), "durability": durability})
+    if durability.get("fsync") == "off" or durability.get("synchronous_commit") == "off":
+        log.warning("the database may lose acknowledged commits on a crash: %s", durability)
+    else:
+        log.info("database commits are durable: %s", durability)
     server = grpc.aio.server(
         interceptors=[guard],
         maximum_concurrent_rpcs=settings.max_concurrent_calls,

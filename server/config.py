@@ -35,6 +35,7 @@ class Settings:
     pool_timeout: float = 5.0
     max_message_bytes: int = 16 * 1024 * 1024
     health_interval: float = 1.0
+    default_deadline: float = 30.0
     config: Path | None = None
     cache_entries: int = 10_000
     cache_bytes: int = 64 * 1024 * 1024
@@ -105,6 +106,11 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "pool_max": ("PERSISTENCE_POOL_MAX", int, "most database connections (default 10)"),
     "pool_timeout": ("PERSISTENCE_POOL_TIMEOUT", float, "seconds a call waits for a connection (default 5)"),
     "max_message_bytes": ("PERSISTENCE_MAX_MESSAGE_BYTES", int, "largest gRPC message accepted (default 16 MiB)"),
+    "default_deadline": (
+        "PERSISTENCE_DEFAULT_DEADLINE",
+        float,
+        "seconds a call without a deadline may spend in the database (default 30)",
+    ),
     "health_interval": ("PERSISTENCE_HEALTH_INTERVAL", float, "seconds between database health probes (default 1)"),
     "config": ("PERSISTENCE_CONFIG", Path, "YAML file of named queries and operations (the legacy file works)"),
     "cache_entries": ("PERSISTENCE_CACHE_ENTRIES", int, "most cached named-query answers (default 10000)"),

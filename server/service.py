@@ -25,6 +25,7 @@ from server.auth import current_identity
 from server.metrics import Metrics
 from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
+from server.store.deadlines import current_deadline
 from server.store import AsyncDocumentStore, Document, InvalidArgument, StoreError, Unimplemented
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
@@ -72,6 +73,10 @@ def rpc(response_type: type[Response]) -> Callable[[Handler[Request, Response]],
         async def call(self: PersistenceService, request: Request, context: Context) -> Response:
             started = time.perf_counter()
             error_code: str | None = None
+            # The caller's deadline reaches the database (server.store.deadlines); calls
+            # without one are bounded by the session statement_timeout (--default-deadline).
+            left = context.time_remaining()
+            deadline = current_deadline.set(None if left is None else time.monotonic() + left)
             try:
                 response = await handler(self, request, context)
             except grpc.aio.AbortError:
@@ -89,6 +94,8 @@ def rpc(response_type: type[Response]) -> Callable[[Handler[Request, Response]],
                     self.metrics.observe(method, time.perf_counter() - started, error_code)
                     await context.abort(STATUS_FOR_CODE.get(error_code, grpc.StatusCode.INTERNAL), message)
                 response = response_type(success=False, error_message=message)  # type: ignore[call-arg]
+            finally:
+                current_deadline.reset(deadline)
             elapsed = time.perf_counter() - started
             if timed:
                 response.execution_time_ms = math.ceil(elapsed * 1000)  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from server.migrate.verify import VerifyReport, compare
 from server.store import CONNECTION_ENV
 from server.store.bulk import BulkLoader, OnConflict, count_documents, scan_documents
 from server.store.errors import StoreError
-from server.store.pool_settings import SESSION_SETUP
+from server.store.pool_settings import PoolSettings, connection_kwargs
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -196,9 +196,9 @@ def _target(args: argparse.Namespace) -> psycopg.Connection[Any]:
         from server import embedded
 
         url = embedded.start(args.data_dir)
-    conn = psycopg.connect(url, autocommit=True, application_name="persistence-migrate")
-    conn.execute(SESSION_SETUP)
-    return conn
+    # The store's own connection settings (UTC timestamps among them), under the tool's name.
+    kwargs = {**connection_kwargs(url, PoolSettings()), "application_name": "persistence-migrate"}
+    return psycopg.connect(url, **kwargs)
 
 
 def _import(args: argparse.Namespace) -> int:

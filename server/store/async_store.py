@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from psycopg import AsyncConnection
+from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from server.store.criteria import Query
 from server.store.database_errors import translate
 from server.store.document import Document, NewDocument
-from server.store.pool_settings import SESSION_SETUP, PoolSettings, connection_kwargs
-from server.store.schema import SET_TENANT, Layout
+from server.store.pool_settings import PoolSettings, connection_kwargs
+from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
+from server.store.schema import Layout
 from server.store.statements import Limits, Statement, Statements, new_documents
 from server.store.sync_store import DocumentStore
 
@@ -25,21 +27,29 @@ T = TypeVar("T")
 async def execute(conn: AsyncConnection[Any], statement: Statement[T], tenant: str | None = None) -> T:
     """Run one statement on ``conn``; database failures become StoreErrors.
 
-    ``tenant`` works as in :func:`server.store.sync_store.execute`.
+    Settings (the tenant under row-level security, the deadline's statement
+    timeout) go in front of the statement in the same message: see
+    :func:`server.store.sync_store.execute`. Where the database does not answer
+    at all, the wait ends half a second after the deadline.
     """
     if statement.query is None:
         return statement.result([], 0)
+    left = remaining()
+    setup = transaction_settings(tenant, left)
     try:
-        async with conn.cursor() as cur:
-            if tenant is None:
-                await cur.execute(statement.query, statement.params)
-                rows = await cur.fetchall() if cur.description is not None else []
-            else:
-                async with conn.transaction():
-                    await cur.execute(SET_TENANT, (tenant,))
+        async with asyncio.timeout(None if left is None else left + CLIENT_GRACE):
+            if setup is None:
+                async with conn.cursor() as cur:
                     await cur.execute(statement.query, statement.params)
                     rows = await cur.fetchall() if cur.description is not None else []
-            count = cur.rowcount
+                    count = cur.rowcount
+            else:
+                async with AsyncClientCursor(conn) as client_cursor:
+                    query, params = with_settings(setup, statement)
+                    await client_cursor.execute(query, params)
+                    client_cursor.nextset()
+                    rows = await client_cursor.fetchall() if client_cursor.description is not None else []
+                    count = client_cursor.rowcount
     except Exception as exc:
         error = translate(exc)
         if error is None:
@@ -101,6 +111,7 @@ class AsyncTransaction(AsyncOperations):
         self._sql = statements
 
     async def _run(self, statement: Statement[T]) -> T:
+        # The transaction's settings were made when it began.
         return await execute(self._conn, statement)
 
 
@@ -148,8 +159,8 @@ class AsyncDocumentStore(AsyncOperations):
             min_size=pool.min_size,
             max_size=pool.max_size,
             timeout=pool.timeout,
-            kwargs=connection_kwargs(),
-            configure=_configure,
+            kwargs=connection_kwargs(conninfo, pool),
+            check=AsyncConnectionPool.check_connection,
             open=False,
             name="documents-async",
         )
@@ -175,7 +186,7 @@ class AsyncDocumentStore(AsyncOperations):
         if statement.query is None:
             return statement.result([], 0)
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=pool_wait(self._pool.timeout)) as conn:
                 return await execute(conn, statement, self._guard)
         except Exception as exc:  # pool failures (timeouts, lost connections)
             error = translate(exc)
@@ -187,9 +198,10 @@ class AsyncDocumentStore(AsyncOperations):
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:
         """``async with store.transaction() as tx:`` — every tx call commits together, or none does."""
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                if self._guard is not None:
-                    await conn.execute(SET_TENANT, (self._guard,))
+            async with self._pool.connection(timeout=pool_wait(self._pool.timeout)) as conn, conn.transaction():
+                setup = transaction_settings(self._guard, remaining())
+                if setup is not None:
+                    await conn.execute(*setup)
                 yield AsyncTransaction(conn, self._sql)
         except Exception as exc:
             error = translate(exc)
@@ -197,11 +209,11 @@ class AsyncDocumentStore(AsyncOperations):
                 raise
             raise error from exc
 
+    async def durability(self) -> dict[str, str]:
+        return await self._run(self._sql.durability())
+
     async def ping(self) -> float:
         started = time.perf_counter()
         await self._run(self._sql.ping())
         return time.perf_counter() - started
 
-
-async def _configure(conn: AsyncConnection[Any]) -> None:
-    await conn.execute(SESSION_SETUP)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-#: Set on every new connection: timestamps without a zone (the seed's columns) mean UTC.
-SESSION_SETUP = "SET TIME ZONE 'UTC'"
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool.base import AttemptWithBackoff
+
+# psycopg_pool retries a lost database with exponential backoff (1, 2, 4, 8 ... s),
+# so after a long outage the next attempt could come long after the database is
+# back. Retrying about once a second keeps recovery within a few seconds.
+AttemptWithBackoff.DELAY_BACKOFF = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,9 +21,29 @@ class PoolSettings:
     max_size: int = 10
     #: Seconds a call may wait for a free connection before it is answered UNAVAILABLE.
     timeout: float = 5.0
+    #: Session statement_timeout in seconds: the bound for calls that bring no deadline.
+    statement_timeout: float | None = None
 
 
-def connection_kwargs() -> dict[str, Any]:
-    # Autocommit: every store operation is a single statement, so the pool's
-    # default per-checkout transaction would only add two round trips.
-    return {"autocommit": True, "application_name": "persistence-server"}
+def connection_kwargs(conninfo: str, settings: PoolSettings) -> dict[str, Any]:
+    """Connection parameters added to the caller's connection string.
+
+    Autocommit: every store operation is a single statement, so the pool's
+    default per-checkout transaction would only add two round trips. Session
+    settings travel in the startup packet (``options``), costing no round trip;
+    options already in the connection string are kept. Keepalives notice a
+    database that silently went away.
+    """
+    options = ["-c TimeZone=UTC"]
+    if settings.statement_timeout is not None:
+        options.append(f"-c statement_timeout={max(1, math.ceil(settings.statement_timeout * 1000))}")
+    given = conninfo_to_dict(conninfo).get("options")
+    return {
+        "autocommit": True,
+        "application_name": "persistence-server",
+        "options": " ".join([str(given), *options] if given else options),
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+    }

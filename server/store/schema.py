@@ -50,11 +50,12 @@ class Layout:
 
     id_is_uuid: bool
     timestamps_have_zone: bool
+    #: pgvector is installed and may be used (``vectors.prepare``); otherwise searches are exact SQL scans.
+    pgvector: bool = False
 
 
 #: The setting every statement's transaction carries when row-level security is on.
 TENANT_SETTING = "persistence.tenant"
-SET_TENANT = sql.SQL("SELECT set_config({}, %s, true)").format(sql.Literal(TENANT_SETTING))
 
 #: Row-level security: a row is visible and writable only inside a transaction whose
 #: tenant setting names its tenant. FORCE applies it to the table owner as well.

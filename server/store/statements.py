@@ -379,6 +379,13 @@ class Statements:
         ).format(self._visible(query.include_deleted), condition)
         return Statement(statement, [self.tenant, collection, *compiler.params], _first_int)
 
+    def durability(self) -> Statement[dict[str, str]]:
+        """The settings that decide whether an acknowledged commit survives a crash."""
+        query = sql.SQL(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')"
+        )
+        return Statement(query, (), lambda rows, _count: {str(name): str(value) for name, value in rows})
+
     def ping(self) -> Statement[None]:
         return Statement(sql.SQL("SELECT 1"), (), lambda _rows, _count: None)
 

@@ -13,14 +13,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from psycopg import Connection
+from psycopg import ClientCursor, Connection
 from psycopg_pool import ConnectionPool
 
 from server.store.criteria import Criteria, OrderBy
 from server.store.database_errors import translate
 from server.store.document import Document, NewDocument
-from server.store.pool_settings import SESSION_SETUP, PoolSettings, connection_kwargs
-from server.store.schema import SET_TENANT, Layout, ensure_schema
+from server.store.pool_settings import PoolSettings, connection_kwargs
+from server.store.deadlines import pool_wait, remaining, transaction_settings, with_settings
+from server.store.schema import Layout, ensure_schema
 from server.store.statements import Limits, Statement, Statements, build_query, new_documents
 
 T = TypeVar("T")
@@ -31,23 +32,29 @@ CriteriaLike = Criteria | Mapping[str, Any] | None
 def execute(conn: Connection[Any], statement: Statement[T], tenant: str | None = None) -> T:
     """Run one statement on ``conn``; database failures become StoreErrors.
 
-    With ``tenant`` (row-level security on) the statement runs in a transaction
-    whose tenant setting is set first, and which ends with it: a pooled
-    connection never carries one call's tenant into the next.
+    A statement that needs transaction settings (the tenant under row-level
+    security, a statement timeout from the caller's deadline) is sent in one
+    message behind ``SELECT set_config(..., true)``: a multi-statement query
+    runs as one implicit transaction, so the settings hold for the statement
+    and end with it (a pooled connection never carries them into the next
+    call), at the cost of no extra round trip. Such messages are bound
+    client-side by psycopg (values quoted by its adapters, never by us).
     """
     if statement.query is None:
         return statement.result([], 0)
+    setup = transaction_settings(tenant, remaining())
     try:
-        with conn.cursor() as cur:
-            if tenant is None:
+        if setup is None:
+            with conn.cursor() as cur:
                 cur.execute(statement.query, statement.params)
                 rows = cur.fetchall() if cur.description is not None else []
-            else:
-                with conn.transaction():
-                    cur.execute(SET_TENANT, (tenant,))
-                    cur.execute(statement.query, statement.params)
-                    rows = cur.fetchall() if cur.description is not None else []
-            count = cur.rowcount
+                count = cur.rowcount
+        else:
+            with ClientCursor(conn) as client_cursor:
+                client_cursor.execute(*with_settings(setup, statement))
+                client_cursor.nextset()
+                rows = client_cursor.fetchall() if client_cursor.description is not None else []
+                count = client_cursor.rowcount
     except Exception as exc:
         error = translate(exc)
         if error is None:
@@ -138,7 +145,7 @@ class Transaction(Operations):
         self._sql = statements
 
     def _run(self, statement: Statement[T]) -> T:
-        # The transaction's tenant setting was made when it began.
+        # The transaction's settings were made when it began.
         return execute(self._conn, statement)
 
 
@@ -163,8 +170,8 @@ class DocumentStore(Operations):
                 min_size=pool.min_size,
                 max_size=pool.max_size,
                 timeout=pool.timeout,
-                kwargs=connection_kwargs(),
-                configure=_configure,
+                kwargs=connection_kwargs(conninfo, pool),
+                check=ConnectionPool.check_connection,
                 open=True,
                 name="documents",
             )
@@ -209,7 +216,7 @@ class DocumentStore(Operations):
         if statement.query is None:
             return statement.result([], 0)
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout=pool_wait(self._pool.timeout)) as conn:
                 return execute(conn, statement, self._guard)
         except Exception as exc:  # pool failures (timeouts, lost connections)
             error = translate(exc)
@@ -221,9 +228,10 @@ class DocumentStore(Operations):
     def transaction(self) -> Iterator[Transaction]:
         """``with store.transaction() as tx:`` — every tx call commits together, or none does."""
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                if self._guard is not None:
-                    conn.execute(SET_TENANT, (self._guard,))
+            with self._pool.connection(timeout=pool_wait(self._pool.timeout)) as conn, conn.transaction():
+                setup = transaction_settings(self._guard, remaining())
+                if setup is not None:
+                    conn.execute(*setup)
                 yield Transaction(conn, self._sql)
         except Exception as exc:
             error = translate(exc)
@@ -237,6 +245,3 @@ class DocumentStore(Operations):
         self._run(self._sql.ping())
         return time.perf_counter() - started
 
-
-def _configure(conn: Connection[Any]) -> None:
-    conn.execute(SESSION_SETUP)
