@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -46,10 +46,11 @@ class Running:
     store: AsyncDocumentStore
     health: health_aio.HealthServicer
     port: int
-    watcher: asyncio.Task[None]
     named: NamedExecutor
     feed: ChangeFeed
     config: Path | None
+    #: Health watching and request-id sweeping; cancelled on stop.
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def reload(self) -> None:
         """Swap in the named queries and operations from the config file; keep the old on error.
@@ -77,9 +78,10 @@ class Running:
 
     async def stop(self, grace: float) -> None:
         """Refuse new calls, let in-flight ones finish within ``grace``, then close the pool."""
-        self.watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.watcher
+        for task in self.background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.set_health(False)
         await self.server.stop(grace)
         await self.feed.close()
@@ -171,10 +173,12 @@ async def start(settings: Settings) -> Running:
         await store.close()
         raise SystemExit(f"persistence-server: cannot listen on {settings.listen}")
     await server.start()
-    placeholder = asyncio.get_running_loop().create_task(asyncio.sleep(0))
-    running = Running(server, store, health_servicer, port, placeholder, named, feed, settings.config)
+    running = Running(server, store, health_servicer, port, named, feed, settings.config)
     await running.set_health(True)
-    running.watcher = asyncio.create_task(_watch_database(running, settings.health_interval))
+    running.background = [
+        asyncio.create_task(_watch_database(running, settings.health_interval)),
+        asyncio.create_task(_sweep_request_ids(service, settings.request_id_window)),
+    ]
     host = settings.listen.rsplit(":", 1)[0]
     log.info(
         "serving %s on %s:%d (%s, authentication %s)",
@@ -186,6 +190,19 @@ async def start(settings: Settings) -> Running:
     )
     log.info("database: %s%s", mask_password(url), " (embedded)" if settings.database_url is None else "")
     return running
+
+
+async def _sweep_request_ids(service: PersistenceService, window: float) -> None:
+    """Forget request-id outcomes past the retry window, once a minute."""
+    while True:
+        await asyncio.sleep(min(60.0, window))
+        try:
+            forgotten = await service.forget_old_requests(window)
+        except StoreError as exc:
+            log.warning("could not forget old request ids (will retry): %s", exc)
+        else:
+            if forgotten:
+                log.info("forgot %d request ids older than %.0f s", forgotten, window)
 
 
 async def _watch_database(running: Running, interval: float) -> None:

@@ -36,6 +36,7 @@ class Settings:
     max_message_bytes: int = 16 * 1024 * 1024
     health_interval: float = 1.0
     default_deadline: float = 30.0
+    request_id_window: float = 24 * 3600.0
     config: Path | None = None
     cache_entries: int = 10_000
     cache_bytes: int = 64 * 1024 * 1024
@@ -110,6 +111,11 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
         "PERSISTENCE_DEFAULT_DEADLINE",
         float,
         "seconds a call without a deadline may spend in the database (default 30)",
+    ),
+    "request_id_window": (
+        "PERSISTENCE_REQUEST_ID_WINDOW",
+        float,
+        "seconds a request id's outcome is kept for retries (default 86400)",
     ),
     "health_interval": ("PERSISTENCE_HEALTH_INTERVAL", float, "seconds between database health probes (default 1)"),
     "config": ("PERSISTENCE_CONFIG", Path, "YAML file of named queries and operations (the legacy file works)"),

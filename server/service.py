@@ -25,8 +25,9 @@ from server.auth import current_identity
 from server.metrics import Metrics
 from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
-from server.store.deadlines import current_deadline
 from server.store import AsyncDocumentStore, Document, InvalidArgument, StoreError, Unimplemented
+from server.store.async_store import AsyncTransaction
+from server.store.deadlines import current_deadline
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
 
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Context = grpc.aio.ServicerContext[Any, Any]
+Answer = TypeVar("Answer")
+#: Where a write runs: the store itself, or the transaction of a request id.
+Ops = AsyncDocumentStore | AsyncTransaction
 Handler = Callable[[Any, Request, Context], Awaitable[Response]]
 
 #: The gRPC status for a code word, where an answer has no error fields to carry it.
@@ -149,6 +153,20 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         self.info = info
         self.named = named
         self.access = access
+        #: Tenants whose request ids the server must eventually forget (``forget_old_requests``).
+        self.request_tenants: set[str] = set()
+
+    async def forget_old_requests(self, window: float) -> int:
+        """Drop request-id outcomes older than ``window`` seconds, tenant by tenant.
+
+        Under row-level security the server sees one tenant at a time, so it
+        remembers which tenants used request ids since the last sweep.
+        """
+        tenants, self.request_tenants = self.request_tenants, set()
+        forgotten = 0
+        for tenant in tenants | {self._store.statements.tenant}:
+            forgotten += await self._store.for_tenant(tenant).forget_requests(window)
+        return forgotten
 
     @property
     def store(self) -> AsyncDocumentStore:
@@ -163,43 +181,79 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"no role of this caller may call {name}")
 
     # -- CRUD -----------------------------------------------------------------
+    # Each write decodes its request first (bad input changes nothing), then does
+    # its work through ``_once``, which makes it safe to retry with a request id.
+
+    async def _once(
+        self, request: Any, rpc_name: str, answer_type: type[Answer], work: Callable[[Ops], Awaitable[Answer]]
+    ) -> Answer:
+        """Run ``work`` once per ``context.request_id`` (any number of times without one).
+
+        With a request id, the write and its encoded answer commit in one
+        transaction; a repeat of an id already applied returns that first answer
+        and applies nothing (docs/reliability.md).
+        """
+        request_id = request.context.request_id if request.HasField("context") else ""
+        if not request_id:
+            return await work(self.store)
+        store = self.store
+        self.request_tenants.add(store.statements.tenant)
+        async with store.once(request_id, rpc_name) as once:
+            if once.previous is not None:
+                return answer_type.FromString(once.previous)  # type: ignore[attr-defined, no-any-return]
+            answer = await work(once.tx)
+            await once.remember(answer.SerializeToString())  # type: ignore[attr-defined]
+            return answer
 
     @rpc(pb.InsertResponse)
     async def Insert(self, request: pb.InsertRequest, context: Context) -> pb.InsertResponse:
-        (document,) = await self.store.create_many(request.table_name, [codec.new_document(request.record)])
-        response = pb.InsertResponse(success=True)
-        codec.to_record(document, response.record)
-        return response
+        new = [codec.new_document(request.record)]
+
+        async def work(ops: Ops) -> pb.InsertResponse:
+            (document,) = await ops.create_many(request.table_name, new)
+            response = pb.InsertResponse(success=True)
+            codec.to_record(document, response.record)
+            return response
+
+        return await self._once(request, "Insert", pb.InsertResponse, work)
 
     @rpc(pb.InsertBatchResponse)
     async def InsertBatch(self, request: pb.InsertBatchRequest, context: Context) -> pb.InsertBatchResponse:
-        documents = await self.store.create_many(
-            request.table_name, [codec.new_document(record) for record in request.records]
-        )
-        response = pb.InsertBatchResponse(success=True, inserted_count=len(documents))
-        for document in documents:
-            codec.to_record(document, response.records.add())
-        return response
+        new = [codec.new_document(record) for record in request.records]
+
+        async def work(ops: Ops) -> pb.InsertBatchResponse:
+            documents = await ops.create_many(request.table_name, new)
+            response = pb.InsertBatchResponse(success=True, inserted_count=len(documents))
+            for document in documents:
+                codec.to_record(document, response.records.add())
+            return response
+
+        return await self._once(request, "InsertBatch", pb.InsertBatchResponse, work)
 
     @rpc(pb.UpdateResponse)
     async def Update(self, request: pb.UpdateRequest, context: Context) -> pb.UpdateResponse:
-        document = await self.store.update(
-            request.table_name,
-            request.id,
-            codec.struct_to_dict(request.updates),
-            expected_version=_expected_version(request.context),
-        )
-        response = pb.UpdateResponse(success=True)
-        codec.to_record(document, response.record)
-        return response
+        updates = codec.struct_to_dict(request.updates)
+        expected = _expected_version(request.context)
+
+        async def work(ops: Ops) -> pb.UpdateResponse:
+            document = await ops.update(request.table_name, request.id, updates, expected_version=expected)
+            response = pb.UpdateResponse(success=True)
+            codec.to_record(document, response.record)
+            return response
+
+        return await self._once(request, "Update", pb.UpdateResponse, work)
 
     @rpc(pb.DeleteResponse)
     async def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.DeleteResponse:
         if not request.HasField("criteria") or request.criteria.WhichOneof("criteria") is None:
             raise InvalidArgument("Delete needs criteria; to empty a collection, match its documents explicitly")
         query = codec.query_from_spec(pb.QuerySpec(criteria=request.criteria))
-        deleted = await self.store.delete_where(request.table_name, query)
-        return pb.DeleteResponse(success=True, deleted_count=deleted)
+
+        async def work(ops: Ops) -> pb.DeleteResponse:
+            deleted = await ops.delete_where(request.table_name, query)
+            return pb.DeleteResponse(success=True, deleted_count=deleted)
+
+        return await self._once(request, "Delete", pb.DeleteResponse, work)
 
     # -- queries --------------------------------------------------------------
 
@@ -244,14 +298,18 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         self, request: pb.ExecuteOperationRequest, context: Context
     ) -> pb.ExecuteOperationResponse:
         await self._permit("operations", request.operation_name, context)
-        steps, touched = await self.named.operation(
-            self.store, request.operation_name, codec.struct_to_dict(request.parameters)
-        )
-        result = struct_pb2.Struct()
-        result.update(steps)
-        response = pb.ExecuteOperationResponse(success=True, affected_tables=touched)
-        response.result.Pack(result)
-        return response
+        parameters = codec.struct_to_dict(request.parameters)
+
+        async def work(ops: Ops) -> pb.ExecuteOperationResponse:
+            assert isinstance(ops, AsyncDocumentStore | AsyncTransaction)
+            steps, touched = await self.named.operation(ops, request.operation_name, parameters)
+            result = struct_pb2.Struct()
+            result.update(steps)
+            response = pb.ExecuteOperationResponse(success=True, affected_tables=touched)
+            response.result.Pack(result)
+            return response
+
+        return await self._once(request, "ExecuteOperation", pb.ExecuteOperationResponse, work)
 
     # -- platform -------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from server.named import templates
 from server.named.definitions import ABSENT, Catalog, NamedOperation, NamedQuery, Step, Unsupported, substitute
 from server.query_cache import QueryCache
 from server.store import AsyncDocumentStore, Field, InvalidArgument, MatchAll, NewDocument, NotFound, OrderBy, Query
-from server.store.async_store import AsyncOperations
+from server.store.async_store import AsyncOperations, AsyncTransaction
 from server.store.changes import ChangeFeed
 from server.store.criteria import Equals
 
@@ -98,23 +98,32 @@ class NamedExecutor:
         return Answer(payload, False)
 
     async def operation(
-        self, store: AsyncDocumentStore, name: str, parameters: Mapping[str, Any]
+        self, target: AsyncDocumentStore | AsyncTransaction, name: str, parameters: Mapping[str, Any]
     ) -> tuple[dict[str, Any], list[str]]:
-        """Run every step in one transaction; returns (result per step, collections touched)."""
+        """Run every step in one transaction (``target``'s, when it is one); returns
+        (result per step, collections touched)."""
         definition = self.catalog.operations.get(name)
         if definition is None:
             raise NotFound(f"no operation named {name!r}")
         if isinstance(definition, Unsupported):
             raise definition.refuse()
         bound = definition.parameters.bind(parameters)
-        results: dict[str, Any] = {}
-        touched: list[str] = []
-        async with store.transaction() as tx:
-            for index, step in enumerate(definition.steps, start=1):
-                results[f"step_{index}"] = await _run_step(tx, definition, step, bound)
-                if step.kind != "noop" and step.collection not in touched:
-                    touched.append(step.collection)
-        return results, touched
+        if isinstance(target, AsyncTransaction):
+            return await _run_steps(target, definition, bound)
+        async with target.transaction() as tx:
+            return await _run_steps(tx, definition, bound)
+
+
+async def _run_steps(
+    tx: AsyncTransaction, definition: NamedOperation, bound: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    results: dict[str, Any] = {}
+    touched: list[str] = []
+    for index, step in enumerate(definition.steps, start=1):
+        results[f"step_{index}"] = await _run_step(tx, definition, step, bound)
+        if step.kind != "noop" and step.collection not in touched:
+            touched.append(step.collection)
+    return results, touched
 
 
 async def _read(store: AsyncDocumentStore, definition: NamedQuery, query: Query) -> Any:

@@ -14,9 +14,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.store.criteria import Query
 from server.store.database_errors import translate
-from server.store.document import Document, NewDocument
-from server.store.pool_settings import PoolSettings, connection_kwargs
 from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
+from server.store.document import Document, NewDocument
+from server.store.errors import Conflict, InvalidArgument
+from server.store.pool_settings import PoolSettings, connection_kwargs
 from server.store.schema import Layout
 from server.store.statements import Limits, Statement, Statements, new_documents
 from server.store.sync_store import DocumentStore
@@ -115,6 +116,19 @@ class AsyncTransaction(AsyncOperations):
         return await execute(self._conn, statement)
 
 
+class Once:
+    """The state of a request id inside its transaction (see :meth:`AsyncDocumentStore.once`)."""
+
+    def __init__(self, tx: AsyncTransaction, request_id: str, previous: bytes | None) -> None:
+        self.tx = tx
+        self.request_id = request_id
+        #: The encoded answer of the first time this id was applied, or None if this is the first time.
+        self.previous = previous
+
+    async def remember(self, answer: bytes) -> None:
+        await self.tx._run(self.tx.statements.remember_request(self.request_id, answer))
+
+
 class AsyncDocumentStore(AsyncOperations):
     """Awaitable twin of DocumentStore; construct it with :meth:`open`."""
 
@@ -209,6 +223,28 @@ class AsyncDocumentStore(AsyncOperations):
                 raise
             raise error from exc
 
+    @asynccontextmanager
+    async def once(self, request_id: str, rpc: str) -> AsyncIterator[Once]:
+        """Apply a write at most once per request id.
+
+        Yields, inside one transaction, either the answer recorded the first
+        time (``previous``) or the go-ahead to do the work with ``tx`` and
+        ``remember`` the answer: the write and its record commit together, so a
+        retry after any failure finds either both or neither.
+        """
+        async with self.transaction() as tx:
+            claimed, used_for, answer = await tx._run(self._sql.claim_request(request_id, rpc))
+            if not claimed and answer is None:
+                used_for, answer = await tx._run(self._sql.request_outcome(request_id))
+            if not claimed and used_for != rpc:
+                raise InvalidArgument(f"request_id {request_id!r} was already used for {used_for}")
+            if not claimed and answer is None:
+                raise Conflict(f"request_id {request_id!r} is being applied by another call")
+            yield Once(tx, request_id, None if claimed else answer)
+
+    async def forget_requests(self, older_than_seconds: float) -> int:
+        return await self._run(self._sql.forget_requests(older_than_seconds))
+
     async def durability(self) -> dict[str, str]:
         return await self._run(self._sql.durability())
 
@@ -216,4 +252,3 @@ class AsyncDocumentStore(AsyncOperations):
         started = time.perf_counter()
         await self._run(self._sql.ping())
         return time.perf_counter() - started
-

@@ -33,6 +33,21 @@ CREATE_TABLE = sql.SQL(
     """
 )
 
+#: Outcomes of requests that carried a request id, so a retry returns the first
+#: outcome instead of applying the write again (``statements.claim_request``).
+CREATE_REQUESTS_TABLE = sql.SQL(
+    """
+    CREATE TABLE IF NOT EXISTS persistence_requests (
+        tenant      TEXT NOT NULL,
+        request_id  TEXT NOT NULL,
+        rpc         TEXT NOT NULL,
+        response    BYTEA,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant, request_id)
+    )
+    """
+)
+
 #: Statements that bring any earlier form of the table up to what the store needs.
 UPGRADES: tuple[sql.SQL | sql.Composed, ...] = (
     sql.SQL("ALTER TABLE documents ADD COLUMN IF NOT EXISTS tenant TEXT NOT NULL DEFAULT 'default'"),
@@ -59,15 +74,23 @@ TENANT_SETTING = "persistence.tenant"
 
 #: Row-level security: a row is visible and writable only inside a transaction whose
 #: tenant setting names its tenant. FORCE applies it to the table owner as well.
-ROW_LEVEL_SECURITY: tuple[sql.SQL | sql.Composed, ...] = (
-    sql.SQL("ALTER TABLE documents ENABLE ROW LEVEL SECURITY"),
-    sql.SQL("ALTER TABLE documents FORCE ROW LEVEL SECURITY"),
-    sql.SQL(
-        "DROP POLICY IF EXISTS documents_tenant_isolation ON documents; "
-        "CREATE POLICY documents_tenant_isolation ON documents "
-        "USING (tenant = current_setting({setting}, true)) "
-        "WITH CHECK (tenant = current_setting({setting}, true))"
-    ).format(setting=sql.Literal(TENANT_SETTING)),
+ROW_LEVEL_SECURITY: tuple[sql.SQL | sql.Composed, ...] = tuple(
+    statement.format(
+        table=sql.Identifier(table),
+        policy=sql.Identifier(f"{table}_tenant_isolation"),
+        setting=sql.Literal(TENANT_SETTING),
+    )
+    for table in ("documents", "persistence_requests")
+    for statement in (
+        sql.SQL("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+        sql.SQL("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+        sql.SQL(
+            "DROP POLICY IF EXISTS {policy} ON {table}; "
+            "CREATE POLICY {policy} ON {table} "
+            "USING (tenant = current_setting({setting}, true)) "
+            "WITH CHECK (tenant = current_setting({setting}, true))"
+        ),
+    )
 )
 
 _INDEXES = ("idx_documents_data", "idx_documents_order")
@@ -85,6 +108,7 @@ def ensure_schema(conn: Connection[Any], row_level_security: bool = False, grant
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
         conn.execute(CREATE_TABLE)
+        conn.execute(CREATE_REQUESTS_TABLE)
         for statement in UPGRADES:
             conn.execute(statement)
         if row_level_security:
@@ -92,7 +116,9 @@ def ensure_schema(conn: Connection[Any], row_level_security: bool = False, grant
                 conn.execute(statement)
         if grant_to is not None:
             conn.execute(
-                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON documents TO {}").format(sql.Identifier(grant_to))
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON documents, persistence_requests TO {}").format(
+                    sql.Identifier(grant_to)
+                )
             )
         return describe(conn)
 
@@ -105,14 +131,23 @@ def _complete(conn: Connection[Any], row_level_security: bool) -> bool:
                (SELECT count(*) FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
                 WHERE i.indrelid = c.oid AND x.relname = ANY(%s)),
                EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'documents_tenant_isolation')
+               AND (to_regclass('persistence_requests') IS NULL OR EXISTS (
+                   SELECT 1 FROM pg_policy p WHERE p.polrelid = to_regclass('persistence_requests')
+                   AND p.polname = 'persistence_requests_tenant_isolation')),
+               to_regclass('persistence_requests') IS NOT NULL
         FROM pg_class c WHERE c.oid = to_regclass(%s)
         """,
         (list(_INDEXES), TABLE),
     ).fetchone()
     if row is None:
         return False
-    forced, has_tenant, indexes, has_policy = row
-    return bool(has_tenant) and indexes == len(_INDEXES) and (not row_level_security or (forced and has_policy))
+    forced, has_tenant, indexes, has_policy, has_requests = row
+    return (
+        bool(has_tenant)
+        and bool(has_requests)
+        and indexes == len(_INDEXES)
+        and (not row_level_security or (forced and has_policy))
+    )
 
 
 def describe(conn: Connection[Any]) -> Layout:

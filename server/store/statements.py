@@ -98,6 +98,10 @@ def _refuse_reserved(data: Mapping[str, Any], where: str) -> None:
         raise InvalidArgument(f"{where}: {DELETED_KEY!r} is reserved for soft deletion")
 
 
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
 def _first_int(rows: Rows, _count: int) -> int:
     return int(rows[0][0])
 
@@ -378,6 +382,50 @@ class Statements:
             "SELECT count(*) FROM documents WHERE tenant = %s AND collection = %s AND {} AND {}"
         ).format(self._visible(query.include_deleted), condition)
         return Statement(statement, [self.tenant, collection, *compiler.params], _first_int)
+
+    # -- request ids (idempotent retries) -----------------------------------
+
+    def claim_request(self, request_id: str, rpc: str) -> Statement[tuple[bool, str | None, bytes | None]]:
+        """Claim ``request_id`` for this transaction: (claimed, rpc it was used for, its answer).
+
+        A concurrent claim of the same id waits here until the first transaction
+        ends; if that one committed, this statement's snapshot may predate it, so
+        a lost claim with no answer is read again with :meth:`request_outcome`.
+        """
+        check_name(request_id, "request_id")
+        query = sql.SQL(
+            """
+            WITH claimed AS (
+                INSERT INTO persistence_requests (tenant, request_id, rpc) VALUES (%s, %s, %s)
+                ON CONFLICT DO NOTHING RETURNING 1
+            )
+            SELECT EXISTS (SELECT 1 FROM claimed), r.rpc, r.response
+            FROM (SELECT 1) AS one
+            LEFT JOIN persistence_requests r ON r.tenant = %s AND r.request_id = %s
+            """
+        )
+        params = [self.tenant, request_id, rpc, self.tenant, request_id]
+        return Statement(query, params, lambda rows, _count: (bool(rows[0][0]), rows[0][1], _bytes(rows[0][2])))
+
+    def request_outcome(self, request_id: str) -> Statement[tuple[str | None, bytes | None]]:
+        query = sql.SQL("SELECT rpc, response FROM persistence_requests WHERE tenant = %s AND request_id = %s")
+        return Statement(
+            query,
+            [self.tenant, request_id],
+            lambda rows, _count: (rows[0][0], _bytes(rows[0][1])) if rows else (None, None),
+        )
+
+    def remember_request(self, request_id: str, response: bytes) -> Statement[None]:
+        query = sql.SQL("UPDATE persistence_requests SET response = %s WHERE tenant = %s AND request_id = %s")
+        return Statement(query, [response, self.tenant, request_id], lambda _rows, _count: None)
+
+    def forget_requests(self, older_than_seconds: float) -> Statement[int]:
+        """Drop outcomes older than the retry window (every tenant's: run by the server)."""
+        query = sql.SQL(
+            "WITH gone AS (DELETE FROM persistence_requests WHERE created_at < now() - %s * interval '1 second'"
+            " RETURNING 1) SELECT count(*) FROM gone"
+        )
+        return Statement(query, [older_than_seconds], _first_int)
 
     def durability(self) -> Statement[dict[str, str]]:
         """The settings that decide whether an acknowledged commit survives a crash."""
