@@ -18,9 +18,9 @@ from psycopg_pool import ConnectionPool
 
 from server.store.criteria import Criteria, OrderBy
 from server.store.database_errors import translate
+from server.store.deadlines import pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
 from server.store.pool_settings import PoolSettings, connection_kwargs
-from server.store.deadlines import pool_wait, remaining, transaction_settings, with_settings
 from server.store.schema import Layout, ensure_schema
 from server.store.statements import Limits, Statement, Statements, build_query, new_documents
 
