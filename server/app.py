@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from server.named.definitions import Catalog
 from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
 from server.query_cache import QueryCache
+from server.guard import Guard
 from server.security import SecurityConfigError, build_guard, server_credentials
 from server.service import PersistenceService
 from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError
@@ -88,7 +90,13 @@ class Running:
         await self.store.close()
 
 
+def worker_count(settings: Settings) -> int:
+    return settings.workers if settings.workers > 0 else (os.cpu_count() or 1)
+
+
 def database_url(settings: Settings) -> str:
+    if settings.resolved_database_url:
+        return settings.resolved_database_url
     if settings.database_url:
         return settings.database_url
     return embedded.start(settings.data_dir)
@@ -116,13 +124,18 @@ def _warn_unsupported(catalog: Catalog) -> None:
         )
 
 
-async def start(settings: Settings) -> Running:
+def check_settings(settings: Settings) -> tuple[Guard, grpc.ServerCredentials | None, Catalog]:
+    """Everything that can be wrong with the settings, found before serving (and before forking)."""
     try:
         guard = build_guard(settings, SERVICE_NAME)
         credentials = server_credentials(settings)
     except SecurityConfigError as exc:
         raise SystemExit(f"persistence-server: {exc}") from None
-    catalog = load_catalog(settings)
+    return guard, credentials, load_catalog(settings)
+
+
+async def start(settings: Settings) -> Running:
+    guard, credentials, catalog = check_settings(settings)
     url = database_url(settings)
     store = await AsyncDocumentStore.open(
         url,
@@ -153,7 +166,8 @@ async def start(settings: Settings) -> Running:
             ("grpc.max_send_message_length", settings.max_message_bytes),
             # Room for large bearer tokens (gRPC's default header budget is 8 KiB).
             ("grpc.max_metadata_size", 16 * 1024),
-            ("grpc.so_reuseport", 0),
+            # Only workers share a port; a second server on a taken port must fail, not share it.
+            ("grpc.so_reuseport", 1 if worker_count(settings) > 1 else 0),
         ],
     )
     service = PersistenceService(store, metrics, info, named, guard.access)

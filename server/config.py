@@ -37,6 +37,11 @@ class Settings:
     health_interval: float = 1.0
     default_deadline: float = 30.0
     request_id_window: float = 24 * 3600.0
+    workers: int = 0
+    #: Set by the parent of ``--workers``: the database it resolved (the embedded one, started once).
+    resolved_database_url: str | None = None
+    #: Which worker this process is (0 when there is one).
+    worker: int = 0
     config: Path | None = None
     cache_entries: int = 10_000
     cache_bytes: int = 64 * 1024 * 1024
@@ -75,6 +80,7 @@ class Settings:
         shown["data_dir"] = str(self.data_dir)
         shown["config"] = str(self.config) if self.config else None
         shown["database_url"] = mask_password(database_in_use or self.database_url or "")
+        shown["resolved_database_url"] = None
         shown["schema_database_url"] = mask_password(self.schema_database_url or "")
         shown["embedded_database"] = self.database_url is None
         shown["jwt_secret"] = "***" if self.jwt_secret else None
@@ -111,6 +117,11 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
         "PERSISTENCE_DEFAULT_DEADLINE",
         float,
         "seconds a call without a deadline may spend in the database (default 30)",
+    ),
+    "workers": (
+        "PERSISTENCE_WORKERS",
+        int,
+        "server processes sharing the port (default 0: one per core)",
     ),
     "request_id_window": (
         "PERSISTENCE_REQUEST_ID_WINDOW",

@@ -147,12 +147,24 @@ class ServerProcess:
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.credentials = credentials
+        # One process unless a test asks for more: per-process metrics and signals stay simple.
+        workers = () if "--workers" in extra else ("--workers", "1")
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"persistence-server-{self.port}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--listen", self.address, "--database-url", database_url, *extra],
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--listen",
+                self.address,
+                "--database-url",
+                database_url,
+                *workers,
+                *extra,
+            ],
             cwd=ROOT,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

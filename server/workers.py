@@ -1,0 +1,79 @@
+"""Several server processes sharing one port (``--workers N``).
+
+One Python process tops out at what one core can run of gRPC and psycopg, so
+the parent forks N workers *before any gRPC object exists* (gRPC's threads do
+not survive a fork), and each binds the same address with ``SO_REUSEPORT``;
+the kernel spreads connections over them. Workers are independent servers on
+one database: caches stay consistent through PostgreSQL notifications, and
+metrics are per worker. The parent only starts the embedded database, forwards
+signals (SIGTERM/SIGINT stop, SIGHUP reloads) and waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import replace
+from types import FrameType
+
+from server.app import check_settings, database_url, serve, worker_count
+from server.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings) -> int:
+    """Serve with the configured number of processes; returns the exit code."""
+    count = worker_count(settings)
+    if count > 1 and settings.listen.endswith(":0"):
+        log.info("port 0 picks a free port per process, which workers cannot share: serving with one process")
+        count = 1
+    if count == 1:
+        asyncio.run(serve(replace(settings, workers=1)))
+        return 0
+    check_settings(settings)  # a bad setting stops start-up once, here, not in every worker
+    shared = replace(settings, resolved_database_url=database_url(settings))
+    children = [_fork(shared, number) for number in range(count)]
+    log.info("started %d workers: %s", count, ", ".join(map(str, children)))
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    worst = 0
+    alive = set(children)
+    while alive:
+        pid, status = os.wait()
+        alive.discard(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            log.error("worker %d exited with %d; stopping the others", pid, code)
+            worst = max(worst, code if code > 0 else 1)
+            forward(signal.SIGTERM, None)
+    return worst
+
+
+def _fork(settings: Settings, number: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        asyncio.run(serve(replace(settings, worker=number)))
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        log.exception("worker %d failed", number)
+        code = 1
+    # Skip the parent's exit handlers (they would stop the embedded database).
+    os._exit(code)
