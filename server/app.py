@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +22,13 @@ from grpc_reflection.v1alpha import reflection
 
 from server import embedded
 from server.config import Settings, mask_password
+from server.guard import Guard
 from server.metrics import Metrics
 from server.named import loader as named_loader
 from server.named.definitions import Catalog
 from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
 from server.query_cache import QueryCache
-from server.guard import Guard
 from server.security import SecurityConfigError, build_guard, server_credentials
 from server.service import PersistenceService
 from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError

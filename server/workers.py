@@ -12,6 +12,7 @@ signals (SIGTERM/SIGINT stop, SIGHUP reloads) and waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -41,10 +42,8 @@ def run(settings: Settings) -> int:
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         for pid in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
