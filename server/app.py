@@ -31,7 +31,7 @@ from server.platform_info import PlatformInfo
 from server.query_cache import QueryCache
 from server.security import SecurityConfigError, build_guard, server_credentials
 from server.service import PersistenceService
-from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError
+from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError, vectors
 from server.store.changes import ChangeFeed
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
@@ -87,6 +87,7 @@ class Running:
         await self.set_health(False)
         await self.server.stop(grace)
         await self.feed.close()
+        vectors.detach(self.store.pool)
         await self.store.close()
 
 
@@ -147,6 +148,9 @@ async def start(settings: Settings) -> Running:
         schema_conninfo=settings.schema_database_url,
         grant_to=settings.grant_to,
     )
+    # Vector searches scan exactly, or use HNSW indexes the table owner's connection builds (docs/vector-graph.md).
+    vectors.attach(store.pool, settings.schema_database_url or url, exact=settings.vector_index == "exact")
+    vectors.request_configured(store.pool, store.statements, catalog.vector_fields)
     cache = QueryCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes)
     feed = ChangeFeed(url, on_change=cache.changed, on_reset=cache.reset)
     await feed.sync()

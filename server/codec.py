@@ -32,7 +32,7 @@ from server.store import (
     Unimplemented,
     range_of,
 )
-from server.store.criteria import MAX_DEPTH
+from server.store.criteria import MAX_DEPTH, VectorNearest
 from stubs import persistence_platform_pb2 as pb
 
 # -- Struct ---------------------------------------------------------------------
@@ -189,7 +189,16 @@ def criteria_from_proto(message: pb.QueryCriteria, depth: int = 0) -> Criteria:
         return And(tuple(criteria_from_proto(item, depth + 1) for item in message.and_filter.filters))
     if kind == "or_filter":
         return Or(tuple(criteria_from_proto(item, depth + 1) for item in message.or_filter.filters))
-    raise Unimplemented("vector_search filters are not supported yet (VectorSearch has its own issue)")
+    if kind == "vector_search":
+        v = message.vector_search
+        return VectorNearest(
+            field=Field.parse(v.field) if v.field else None,
+            vector=tuple(v.query_vector),
+            limit=v.limit,
+            threshold=v.threshold or None,
+            metric=v.distance_metric,
+        )
+    raise Unimplemented(f"{kind} filters are not supported")
 
 
 def order_from_proto(items: Iterable[pb.OrderBy]) -> tuple[OrderBy, ...]:

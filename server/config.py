@@ -46,6 +46,8 @@ class Settings:
     cache_entries: int = 10_000
     cache_bytes: int = 64 * 1024 * 1024
     log_level: str = "INFO"
+    #: ``hnsw``: pgvector HNSW indexes where installed; ``exact``: every vector search scans (docs/vector-graph.md).
+    vector_index: str = "hnsw"
     # -- security (docs/security.md) --
     auth: str = "none"
     jwt_secret: str | None = None
@@ -88,6 +90,12 @@ class Settings:
             shown[name] = str(shown[name]) if shown[name] else None
         shown["reflection"] = self.reflection_enabled
         return shown
+
+
+def _vector_index(text: str) -> str:
+    if text not in ("hnsw", "exact"):
+        raise ValueError(f"{text!r} is not hnsw or exact")
+    return text
 
 
 def _flag(text: str) -> bool:
@@ -133,6 +141,11 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "cache_entries": ("PERSISTENCE_CACHE_ENTRIES", int, "most cached named-query answers (default 10000)"),
     "cache_bytes": ("PERSISTENCE_CACHE_BYTES", int, "most bytes of cached answers (default 64 MiB)"),
     "log_level": ("PERSISTENCE_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+    "vector_index": (
+        "PERSISTENCE_VECTOR_INDEX",
+        _vector_index,
+        "'hnsw': HNSW indexes where pgvector is installed (default); 'exact': vector searches always scan",
+    ),
     "auth": ("PERSISTENCE_AUTH", str, "'jwt' requires a bearer token on every call (default 'none')"),
     "jwt_secret_file": ("JWT_SECRET_FILE", Path, "file holding the HS256 secret (or set JWT_SECRET)"),
     "jwt_public_key_file": ("JWT_PUBLIC_KEY_FILE", Path, "PEM public key for RS256/ES256 tokens"),

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import struct_pb2
 
-from server import codec
+from server import codec, search_codec
 from server.access import AccessTable
 from server.auth import current_identity
 from server.metrics import Metrics
@@ -28,6 +28,7 @@ from server.platform_info import PlatformInfo
 from server.store import AsyncDocumentStore, Document, InvalidArgument, StoreError, Unimplemented
 from server.store.async_store import AsyncTransaction
 from server.store.deadlines import current_deadline
+from server.store.vectors import VectorField, ranks
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
 
@@ -263,11 +264,14 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         if spec.query_type not in pb.QueryType.values():
             raise InvalidArgument(f"query_type {spec.query_type} is not a QueryType")
         query = codec.query_from_spec(spec)
+        query = search_codec.with_vector_defaults(query, self._vectors(spec.table_name))
+        if spec.query_type == pb.VECTOR_SIMILARITY and not ranks(query.criteria):
+            raise InvalidArgument("VECTOR_SIMILARITY needs a vector_search in criteria (alone or in and_filter)")
         response = pb.ExecuteRawQueryResponse(success=True)
         if spec.query_type == pb.AGGREGATION:
             total = await self.store.count(spec.table_name, query)
             response.results.add().data.update({"count": total})
-        elif spec.query_type in CRITERIA_QUERIES:
+        elif spec.query_type in CRITERIA_QUERIES or spec.query_type == pb.VECTOR_SIMILARITY:
             for document in await self.store.find(spec.table_name, query):
                 codec.to_record(document, response.results.add())
         else:
@@ -287,11 +291,19 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
 
     @rpc(pb.VectorSearchResponse)
     async def VectorSearch(self, request: pb.VectorSearchRequest, context: Context) -> pb.VectorSearchResponse:
-        raise Unimplemented("VectorSearch is not available yet")
+        config = self._vectors(request.table_name)
+        hits = await self.store.vector_search(request.table_name, search_codec.vector_query(request, config))
+        return search_codec.vector_answer(hits)
+
+    def _vectors(self, table: str) -> VectorField:
+        """The table's vector field, dimensions and metric from the config file (``embedding`` otherwise)."""
+        return search_codec.vector_config(self.named.catalog.vector_fields, table)
 
     @rpc(pb.GraphTraverseResponse)
     async def GraphTraverse(self, request: pb.GraphTraverseRequest, context: Context) -> pb.GraphTraverseResponse:
-        raise Unimplemented("GraphTraverse is not available yet")
+        traversal = search_codec.traversal(request.traversal_spec)
+        result = await self.store.traverse(request.table_name, request.start_node, traversal)
+        return search_codec.graph_answer(result)
 
     @rpc(pb.ExecuteOperationResponse)
     async def ExecuteOperation(

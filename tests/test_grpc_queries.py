@@ -814,18 +814,20 @@ def test_aggregation_refuses_an_invalid_page_too(api: Api, limit: int, offset: i
     api.error(code="INVALID_ARGUMENT", query_type=api.pb.AGGREGATION, limit=limit, offset=offset)
 
 
-@pytest.mark.parametrize("query_type", ["VECTOR_SIMILARITY", "GRAPH_TRAVERSAL", "GEOSPATIAL"])
+@pytest.mark.parametrize("query_type", ["GRAPH_TRAVERSAL", "GEOSPATIAL"])
 def test_unsupported_query_types_are_unimplemented(api: Api, query_type: str) -> None:
     api.insert({"n": 1})
 
     api.error(code="UNIMPLEMENTED", query_type=getattr(api.pb, query_type))
 
 
-def test_vector_search_criteria_is_unimplemented(api: Api) -> None:
+def test_vector_search_criteria_ranks_only_under_and(api: Api) -> None:
+    """It ranks (tests/test_vector_search.py); inside or_filter, or with nothing to rank by, it is refused."""
     vector = api.criteria(vector_search=api.pb.VectorSearchFilter(field="v", query_vector=[0.1, 0.2], limit=3))
 
-    api.error(vector, code="UNIMPLEMENTED")
-    api.error(api.all_of(api.eq("n", int64(1)), vector), code="UNIMPLEMENTED")
+    api.error(api.any_of(api.eq("n", int64(1)), vector), code="INVALID_ARGUMENT")
+    api.error(api.all_of(vector, vector), code="INVALID_ARGUMENT")
+    api.error(code="INVALID_ARGUMENT", query_type=api.pb.VECTOR_SIMILARITY)
 
 
 # -- refused values -----------------------------------------------------------------------------

@@ -295,7 +295,8 @@ def test_update_user_profile_and_delete_user(legacy: Any, pb: ModuleType) -> Non
     ("name", "parameters", "code", "word"),
     [
         ("hybrid_search", {}, "UNIMPLEMENTED", "hybrid_search"),
-        ("semantic_search", {"query_vector": [0.1]}, "UNIMPLEMENTED", "semantic_search"),
+        ("semantic_search", {"query_vector": [0.1]}, "INVALID_ARGUMENT", "768"),
+        ("find_user_connections", {}, "UNIMPLEMENTED", "GraphTraverse"),
         ("no_such_query", {}, "NOT_FOUND", "no_such_query"),
         ("get_user_by_id", {}, "INVALID_ARGUMENT", "user_id"),
         ("get_user_by_id", {"user_id": "x", "extra": 1}, "INVALID_ARGUMENT", "extra"),

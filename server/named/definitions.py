@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from server.store import InvalidArgument, Unimplemented
+from server.store.vectors import VectorField
 
 #: Stands in for an optional parameter the caller did not give.
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()
@@ -162,6 +163,8 @@ class Catalog:
     queries: Mapping[str, NamedQuery | Unsupported] = field(default_factory=dict)
     operations: Mapping[str, NamedOperation | Unsupported] = field(default_factory=dict)
     source: str = ""
+    #: collection → its vector field (a ``type: vector`` field under ``tables:``); others use ``embedding``.
+    vector_fields: Mapping[str, VectorField] = field(default_factory=dict)
 
     def unsupported(self) -> list[Unsupported]:
         entries = [*self.queries.values(), *self.operations.values()]

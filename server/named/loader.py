@@ -32,6 +32,7 @@ from server.named.definitions import (
     Step,
     Unsupported,
 )
+from server.store.vectors import DEFAULT_METRIC, MAX_DIMENSIONS, METRICS, VectorField
 
 PAGING = {"limit": "integer", "skip": "integer", "offset": "integer"}
 STEP_KINDS = ("insert", "update", "update_where", "delete", "soft_delete")
@@ -59,9 +60,10 @@ UNSUPPORTED_QUERY_TYPES = {
     "time_series_analysis": "data-lake time-series analysis is not available",
 }
 PENDING_QUERY_TYPES = {
-    "vector_similarity": "vector similarity search is not available yet (VectorSearch has its own issue)",
-    "graph_traversal": "graph traversal is not available yet (GraphTraverse has its own issue)",
-    "shortest_path": "graph shortest paths are not available yet (GraphTraverse has its own issue)",
+    "graph_traversal": "graph traversals answer nodes and edges, not records: call GraphTraverse"
+    " (BREADTH_FIRST with relationship_types and max_depth; edges in the '<table>.edges' collection)",
+    "shortest_path": "graph shortest paths answer nodes and edges, not records: call GraphTraverse"
+    " (SHORTEST_PATH with node_filter selecting the target; edges in the '<table>.edges' collection)",
 }
 
 
@@ -130,7 +132,12 @@ def parse(text: str, source: str = "<config>") -> Catalog:
         name: _operation(context, str(name), entry, tables)
         for name, entry in _section(context, root, "operations").items()
     }
-    return Catalog(queries=queries, operations=operations, source=source)
+    vector_fields = {}
+    for table_name in tables:
+        vector = _vector_field(context, tables, str(table_name))
+        if vector is not None:
+            vector_fields[str(table_name)] = vector
+    return Catalog(queries=queries, operations=operations, source=source, vector_fields=vector_fields)
 
 
 def _section(context: _Context, root: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -320,6 +327,8 @@ def _legacy_query(context: _Context, name: str, entry: Mapping[str, Any], tables
             limit="$limit" if "limit" in names else (_latest_limit(tables, table) if latest else None),
             **common,
         )
+    if kind == "vector_similarity":
+        return _vector_query(context, name, entry, tables, table, names, common)
     if kind == "full_text_search":
         text_fields = [f for f, spec in schema.items() if isinstance(spec, Mapping) and spec.get("type") == "text"]
         return NamedQuery(
@@ -339,6 +348,66 @@ def _legacy_query(context: _Context, name: str, entry: Mapping[str, Any], tables
             **common,
         )
     return Unsupported(name, f"query type {kind!r} has no meaning on the documents table", context.at(entry))
+
+
+def _vector_field(context: _Context, tables: Mapping[str, Any], table: str) -> VectorField | None:
+    """The table's ``type: vector`` field, its ``dimensions`` and ``vector_config.distance_metric``."""
+    schema = _schema(tables, table)
+    for field_name, spec in schema.items():
+        if isinstance(spec, Mapping) and spec.get("type") == "vector":
+            dimensions = spec.get("dimensions")
+            where = f"tables.{table}.schema.{field_name}"
+            if dimensions is not None and (not isinstance(dimensions, int) or isinstance(dimensions, bool)):
+                raise context.fail(spec, f"{where}: dimensions must be a whole number")
+            if dimensions is not None and not 1 <= dimensions <= MAX_DIMENSIONS:
+                raise context.fail(spec, f"{where}: dimensions must be 1 to {MAX_DIMENSIONS}")
+            config = (tables.get(table) or {}).get("vector_config") or {}
+            metric = str(config.get("distance_metric") or DEFAULT_METRIC) if isinstance(config, Mapping) else ""
+            if metric.lower() not in METRICS:
+                raise context.fail(config, f"tables.{table}.vector_config: unknown distance_metric {metric!r}")
+            return VectorField(str(field_name), dimensions, metric.lower())
+    return None
+
+
+def _vector_query(
+    context: _Context,
+    name: str,
+    entry: Mapping[str, Any],
+    tables: Mapping[str, Any],
+    table: str,
+    names: list[str],
+    common: dict[str, Any],
+) -> Any:
+    """``semantic_search`` (query_vector, limit, threshold) and ``find_similar_documents`` (document_id, limit)."""
+    vector = _vector_field(context, tables, table) or VectorField()
+    metric = str(entry.get("distance_metric") or vector.metric).lower()
+    if metric not in METRICS:
+        raise context.fail(entry, f"queries.{name}: unknown distance_metric {metric!r}")
+    search: dict[str, Any] = {"field": vector.field, "limit": "$limit", "distance_metric": metric}
+    if vector.dimensions is not None:
+        search["dimensions"] = vector.dimensions
+    limit = Parameter("limit", "integer", required=False)
+    if "query_vector" in names:
+        search.update(query_vector="$query_vector", threshold="$threshold")
+        threshold = Parameter("threshold", "number", required=False, default=_vector_threshold(tables, table))
+        declared = [Parameter("query_vector", "array"), limit, threshold]
+    elif "document_id" in names:
+        search["like"] = "$document_id"
+        declared = [Parameter("document_id", "scalar"), limit]
+    else:
+        return Unsupported(name, "a vector_similarity query needs query_vector or document_id", context.at(entry))
+    accepted = {p.name: p for p in declared}
+    for extra in names:
+        accepted.setdefault(extra, Parameter(extra, "scalar"))
+    return NamedQuery(parameters=Parameters(tuple(accepted.values())), criteria={"vector_search": search}, **common)
+
+
+def _vector_threshold(tables: Mapping[str, Any], table: str) -> Any:
+    """The table's ``access_patterns: [{type: vector_similarity, threshold: ...}]``, the default threshold."""
+    for pattern in (tables.get(table) or {}).get("access_patterns") or []:
+        if isinstance(pattern, Mapping) and pattern.get("type") == "vector_similarity" and "threshold" in pattern:
+            return float(pattern["threshold"])
+    return ABSENT
 
 
 def _latest_limit(tables: Mapping[str, Any], table: str) -> int:

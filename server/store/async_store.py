@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from server.store import graph, vectors
 from server.store.criteria import Query
 from server.store.database_errors import translate
 from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
@@ -83,6 +84,8 @@ class AsyncOperations:
         return await self._run(self._sql.update(collection, id, updates, expected_version))
 
     async def find(self, collection: str, query: Query) -> list[Document]:
+        if vectors.ranks(query.criteria):  # nearest first (``vector_search``), scores left out
+            return [hit.document for hit in await self.vector_search(collection, query)]
         return await self._run(self._sql.find(collection, query))
 
     async def count(self, collection: str, query: Query) -> int:
@@ -102,6 +105,15 @@ class AsyncOperations:
 
     async def list_collections(self) -> list[str]:
         return await self._run(self._sql.list_collections())
+
+    async def vector_search(self, collection: str, query: Query) -> list[vectors.Scored]:
+        """The documents nearest the query's ``vector_search``, best first, with distance and similarity."""
+        indexer = vectors.indexer_for(getattr(self, "_pool", None))
+        return await vectors.drive_async(vectors.search_steps(self._sql, collection, query, indexer), self._run)
+
+    async def traverse(self, collection: str, start: str, traversal: graph.Traversal) -> graph.GraphResult:
+        """Nodes and edges of graph ``collection`` (edges in ``<collection>.edges``) from node ``start``."""
+        return await self._run(graph.traverse(self._sql, collection, start, traversal))
 
 
 class AsyncTransaction(AsyncOperations):

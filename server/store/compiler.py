@@ -30,6 +30,7 @@ from server.store.criteria import (
     Or,
     OrderBy,
     TextSearch,
+    VectorNearest,
 )
 from server.store.errors import InvalidArgument, Unimplemented
 from server.store.json_values import dumps, isoformat, normalize
@@ -132,6 +133,11 @@ class Compiler:
             return self.compare(criteria.field, criteria.op, criteria.value)
         if isinstance(criteria, TextSearch):
             return self.text_search(criteria)
+        if isinstance(criteria, VectorNearest):
+            raise InvalidArgument(
+                "vector_search ranks and limits a query's results: it may stand alone or inside and_filter"
+                " of a query, never inside or_filter, a count, a delete or an update"
+            )
         raise Unimplemented(f"{type(criteria).__name__} filters are not supported yet")
 
     def equals(self, field_: Field, value: Any) -> sql.Composable:

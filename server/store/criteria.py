@@ -99,7 +99,26 @@ class MatchAll:
     """No condition: every document of the collection."""
 
 
-Criteria = Equals | Compare | In | TextSearch | And | Or | MatchAll
+@dataclass(frozen=True, slots=True)
+class VectorNearest:
+    """Rank by closeness to ``vector`` (or to the vector of document ``like_id``) and keep the best.
+
+    Not a filter: a query holds at most one, alone or inside ``And`` (see ``vectors``).
+    ``field``, ``metric`` and ``dimensions`` left empty take the collection's configuration.
+    """
+
+    field: Field | None
+    vector: tuple[float, ...] = ()
+    limit: int = 0
+    threshold: float | None = None
+    metric: str = ""
+    like_id: str | None = None
+    dimensions: int | None = None
+    #: Never use an approximate (HNSW) index for this search.
+    exact: bool = False
+
+
+Criteria = Equals | Compare | In | TextSearch | And | Or | MatchAll | VectorNearest
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool.base import AttemptWithBackoff
 
+from server.store.vectors import SESSION_OPTIONS
+
 # psycopg_pool retries a lost database with exponential backoff (1, 2, 4, 8 ... s),
 # so after a long outage the next attempt could come long after the database is
 # back. Retrying about once a second keeps recovery within a few seconds.
@@ -34,7 +36,8 @@ def connection_kwargs(conninfo: str, settings: PoolSettings) -> dict[str, Any]:
     options already in the connection string are kept. Keepalives notice a
     database that silently went away.
     """
-    options = ["-c TimeZone=UTC"]
+    # hnsw.*: vector searches' recall and filtered HNSW scans (server.store.vectors.SESSION_OPTIONS).
+    options = ["-c TimeZone=UTC", *SESSION_OPTIONS]
     if settings.statement_timeout is not None:
         options.append(f"-c statement_timeout={max(1, math.ceil(settings.statement_timeout * 1000))}")
     given = conninfo_to_dict(conninfo).get("options")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import Connection, sql
 
 TABLE = "documents"
@@ -65,7 +66,7 @@ class Layout:
 
     id_is_uuid: bool
     timestamps_have_zone: bool
-    #: pgvector is installed and may be used (``vectors.prepare``); otherwise searches are exact SQL scans.
+    #: pgvector (with HNSW) can be used (see :func:`pgvector_ready`); otherwise vector searches are exact SQL scans.
     pgvector: bool = False
 
 
@@ -162,4 +163,26 @@ def describe(conn: Connection[Any]) -> Layout:
     return Layout(
         id_is_uuid=types.get("id") == "uuid",
         timestamps_have_zone=types.get("created_at") == "timestamp with time zone",
+        pgvector=pgvector_ready(conn),
     )
+
+
+def pgvector_ready(conn: Connection[Any]) -> bool:
+    """Is pgvector (with HNSW) usable? Installs it first when the server offers it and this role may.
+
+    Without it (PostgreSQL 15 here, or no right to create the extension) vector
+    searches are exact SQL scans over the JSON arrays; nothing else changes.
+    """
+    probe = (
+        "SELECT to_regtype('vector') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_am WHERE amname = 'hnsw'),"
+        " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector' AND installed_version IS NULL)"
+    )
+    row = conn.execute(probe).fetchone()
+    if row is not None and not row[0] and row[1]:
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.Error:
+            pass  # no right to, or another process just did: look again
+        row = conn.execute(probe).fetchone()
+    return bool(row and row[0])

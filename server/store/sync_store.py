@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from psycopg import ClientCursor, Connection
 from psycopg_pool import ConnectionPool
 
-from server.store.criteria import Criteria, OrderBy
+from server.store import graph, vectors
+from server.store.criteria import And, Criteria, Field, OrderBy, Query, VectorNearest, coerce
 from server.store.database_errors import translate
 from server.store.deadlines import pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
@@ -121,6 +122,8 @@ class Operations:
     ) -> list[Document]:
         """Documents matching ``criteria`` (a mapping means equality on each key)."""
         query = build_query(criteria, order_by, limit, offset, projections, include_deleted)
+        if vectors.ranks(query.criteria):  # a VectorNearest in criteria: nearest first, scores left out
+            return [hit.document for hit in self._search(collection, query)]
         return self._run(self._sql.find(collection, query))
 
     def count(self, collection: str, criteria: CriteriaLike = None) -> int:
@@ -131,6 +134,35 @@ class Operations:
 
     def list_collections(self) -> list[str]:
         return self._run(self._sql.list_collections())
+
+    def vector_search(
+        self,
+        collection: str,
+        vector: Sequence[float] = (),
+        *,
+        field: str = vectors.DEFAULT_FIELD,
+        metric: str = vectors.DEFAULT_METRIC,
+        limit: int = 0,
+        threshold: float | None = None,
+        criteria: CriteriaLike = None,
+        like_id: str | None = None,
+        exact: bool = False,
+        offset: int = 0,
+        projections: Sequence[str] = (),
+    ) -> list[vectors.Scored]:
+        """The ``limit`` (0: 10) documents whose ``field`` vector is nearest ``vector`` (or document
+        ``like_id``'s), among those matching ``criteria``, best first, with distance and similarity."""
+        near = VectorNearest(Field.parse(field), tuple(vector), limit, threshold, metric, like_id, exact=exact)
+        query = build_query(And((coerce(criteria), near)), offset=offset, projections=projections)
+        return self._search(collection, query)
+
+    def _search(self, collection: str, query: Query) -> list[vectors.Scored]:
+        indexer = vectors.indexer_for(getattr(self, "_pool", None))
+        return vectors.drive(vectors.search_steps(self._sql, collection, query, indexer), self._run)
+
+    def traverse(self, collection: str, start: str, traversal: graph.Traversal | None = None) -> graph.GraphResult:
+        """Nodes and edges of graph ``collection`` (edges in ``<collection>.edges``) from node ``start``."""
+        return self._run(graph.traverse(self._sql, collection, start, traversal or graph.Traversal()))
 
     def delete_collection(self, collection: str) -> int:
         """Delete every document of the collection; returns how many there were."""
