@@ -31,7 +31,7 @@ from server.platform_info import PlatformInfo
 from server.query_cache import QueryCache
 from server.security import SecurityConfigError, build_guard, server_credentials
 from server.service import PersistenceService
-from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError, vectors
+from server.store import AsyncDocumentStore, DocumentStore, Limits, PoolSettings, StoreError, vectors
 from server.store.changes import ChangeFeed
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
@@ -194,6 +194,7 @@ async def start(settings: Settings) -> Running:
     running = Running(server, store, health_servicer, port, named, feed, settings.config)
     await running.set_health(True)
     running.background = [
+        asyncio.create_task(_build_indexes(settings.schema_database_url or url, catalog)),
         asyncio.create_task(_watch_database(running, settings.health_interval)),
         asyncio.create_task(_sweep_request_ids(service, settings.request_id_window)),
     ]
@@ -208,6 +209,23 @@ async def start(settings: Settings) -> Running:
     )
     log.info("database: %s%s", mask_password(url), " (embedded)" if settings.database_url is None else "")
     return running
+
+
+async def _build_indexes(conninfo: str, catalog: Catalog) -> None:
+    """Build the indexes the configuration declares, in the background: serving starts at once."""
+    if not catalog.indexes:
+        return
+
+    def build() -> list[str]:
+        with DocumentStore(conninfo, pool=PoolSettings(1, 1)) as store:
+            return store.ensure_indexes(catalog.indexes)
+
+    try:
+        created = await asyncio.to_thread(build)
+    except StoreError as exc:
+        log.warning("could not build the declared indexes (queries still work, unindexed): %s", exc)
+        return
+    log.info("indexes ready: %d declared, %d built now", len(catalog.indexes), len(created))
 
 
 async def _sweep_request_ids(service: PersistenceService, window: float) -> None:

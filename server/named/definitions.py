@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from server.store import InvalidArgument, Unimplemented
+from server.store.indexes import IndexSpec
 from server.store.vectors import VectorField
 
 #: Stands in for an optional parameter the caller did not give.
@@ -165,6 +166,8 @@ class Catalog:
     source: str = ""
     #: collection → its vector field (a ``type: vector`` field under ``tables:``); others use ``embedding``.
     vector_fields: Mapping[str, VectorField] = field(default_factory=dict)
+    #: Secondary indexes to build (``indexes:``, and ``indexed``/``text`` fields under ``tables:``).
+    indexes: tuple[IndexSpec, ...] = ()
 
     def unsupported(self) -> list[Unsupported]:
         entries = [*self.queries.values(), *self.operations.values()]

@@ -32,6 +32,8 @@ from server.named.definitions import (
     Step,
     Unsupported,
 )
+from server.store import Field, StoreError
+from server.store.indexes import IndexSpec
 from server.store.vectors import DEFAULT_METRIC, MAX_DIMENSIONS, METRICS, VectorField
 
 PAGING = {"limit": "integer", "skip": "integer", "offset": "integer"}
@@ -137,7 +139,13 @@ def parse(text: str, source: str = "<config>") -> Catalog:
         vector = _vector_field(context, tables, str(table_name))
         if vector is not None:
             vector_fields[str(table_name)] = vector
-    return Catalog(queries=queries, operations=operations, source=source, vector_fields=vector_fields)
+    return Catalog(
+        queries=queries,
+        operations=operations,
+        source=source,
+        vector_fields=vector_fields,
+        indexes=_indexes(context, root, tables),
+    )
 
 
 def _section(context: _Context, root: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -207,6 +215,53 @@ def _order(context: _Context, entry: Mapping[str, Any]) -> tuple[tuple[str, bool
         else:
             raise context.fail(entry, f"order_by item {item!r}: use 'field', '-field' or {{field, ascending}}")
     return tuple(result)
+
+
+# -- indexes -------------------------------------------------------------------------
+
+
+def _indexes(context: _Context, root: Mapping[str, Any], tables: Mapping[str, Any]) -> tuple[IndexSpec, ...]:
+    """Explicit ``indexes:`` entries, then what the legacy ``tables:`` schemas ask for:
+    a value index per ``indexed`` field, a full-text index over the ``text`` fields."""
+    specs: list[IndexSpec] = []
+    entries = root.get("indexes") or []
+    if not isinstance(entries, list):
+        raise context.fail(root, "'indexes' must be a list of {collection, field} or {collection, text: [...]}")
+    for entry in entries:
+        try:
+            if not isinstance(entry, Mapping) or "collection" not in entry:
+                raise ValueError("an index needs a collection and a field (or text fields)")
+            if "text" in entry:
+                fields = entry["text"]
+                if not isinstance(fields, list):
+                    raise ValueError("'text' lists the fields to search")
+                specs.append(
+                    IndexSpec(
+                        str(entry["collection"]), "text", tuple(map(str, fields)), str(entry.get("analyzer", "simple"))
+                    )
+                )
+            else:
+                specs.append(IndexSpec(str(entry["collection"]), "value", (str(entry["field"]),)))
+        except (ValueError, KeyError, StoreError) as exc:
+            raise context.fail(entry, f"indexes: {exc}") from None
+    for table in tables:
+        schema = _schema(tables, str(table))
+        for name, spec in schema.items():
+            if isinstance(spec, Mapping) and spec.get("indexed") and Field.parse(str(name)).column is None:
+                specs.append(IndexSpec(str(table), "value", (str(name),)))
+        text_fields = [str(f) for f, spec in schema.items() if isinstance(spec, Mapping) and spec.get("type") == "text"]
+        if text_fields and _queried_by_text(root, str(table)):
+            specs.append(IndexSpec(str(table), "text", tuple(text_fields)))
+    return tuple(dict.fromkeys(specs))
+
+
+def _queried_by_text(root: Mapping[str, Any], table: str) -> bool:
+    """Only tables a legacy full_text_search query reads get a full-text index."""
+    queries = root.get("queries") or {}
+    return any(
+        isinstance(q, Mapping) and q.get("table") == table and q.get("type") == "full_text_search"
+        for q in queries.values()
+    )
 
 
 # -- queries -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ of different types by type and ``"9" > "10"`` as text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +55,31 @@ _TIME_TEST = {
     ">=": "$ ? (@.datetime() >= $v.datetime())",
     "<=": "$ ? (@.datetime() <= $v.datetime())",
 }
+
+
+# -- expressions shared with index definitions (server.store.indexes) ----------------
+# The planner uses an expression index only for an identical expression; with
+# custom plans (plan_cache_mode=force_custom_plan) a bound path parameter becomes
+# the same constant the index was built with, so queries bind their paths and
+# indexes spell them out, through the same builders.
+
+
+def json_expression(path: sql.Composable) -> sql.Composed:
+    """The JSON value at ``path`` (a text[]) in data."""
+    return sql.SQL("(data #> {})").format(path)
+
+
+def text_expression(path: sql.Composable) -> sql.Composed:
+    """The value at ``path`` as text."""
+    return sql.SQL("(data #>> {})").format(path)
+
+
+def search_document(config: sql.Composable, paths: Sequence[sql.Composable]) -> sql.Composed:
+    """The tsvector text search reads: the listed fields joined, or every string of data."""
+    if paths:
+        text = sql.SQL(" || ' ' || ").join(sql.SQL("coalesce({}, '')").format(text_expression(p)) for p in paths)
+        return sql.SQL("to_tsvector({}, {})").format(config, text)
+    return sql.SQL("jsonb_to_tsvector({}, data, '[\"string\"]')").format(config)
 
 
 def json_param(value: Any) -> Jsonb:
@@ -103,10 +128,10 @@ class Compiler:
         return sql.Identifier(name)
 
     def json_at(self, path: tuple[str, ...]) -> sql.Composable:
-        return sql.SQL("(data #> {})").format(self.param(list(path), "text[]"))
+        return json_expression(self.param(list(path), "text[]"))
 
     def text_at(self, path: tuple[str, ...]) -> sql.Composable:
-        return sql.SQL("(data #>> {})").format(self.param(list(path), "text[]"))
+        return text_expression(self.param(list(path), "text[]"))
 
     # -- criteria -----------------------------------------------------------
 
@@ -233,17 +258,9 @@ class Compiler:
             raise InvalidArgument(f"analyzer {analyzer!r} is not a text search configuration name")
         if any(f.column is not None for f in search.fields):
             raise InvalidArgument("text_search fields must be paths into data, not record columns")
-        if search.fields:
-            document = sql.SQL("to_tsvector({cfg}, {text})").format(
-                cfg=self.param(analyzer, "regconfig"),
-                text=sql.SQL(" || ' ' || ").join(
-                    sql.SQL("coalesce({}, '')").format(self.text_at(f.path)) for f in search.fields
-                ),
-            )
-        else:
-            document = sql.SQL("jsonb_to_tsvector({cfg}, data, '[\"string\"]')").format(
-                cfg=self.param(analyzer, "regconfig")
-            )
+        document = search_document(
+            self.param(analyzer, "regconfig"), [self.param(list(f.path), "text[]") for f in search.fields]
+        )
         return sql.SQL("({} @@ plainto_tsquery({}, {}))").format(
             document, self.param(analyzer, "regconfig"), self.param(query, "text")
         )

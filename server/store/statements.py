@@ -18,7 +18,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 from psycopg import sql
 
 from server.store.compiler import Compiler, json_param
-from server.store.criteria import Criteria, Field, OrderBy, Query, coerce, ordering
+from server.store.criteria import Criteria, Field, MatchAll, OrderBy, Query, coerce, ordering
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument, NotFound
 from server.store.json_values import dumps, normalize
@@ -355,10 +355,18 @@ class Statements:
         compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
         condition = compiler.where(query.criteria)
         order = compiler.order_by(query.order_by)
-        statement = sql.SQL(
-            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND {} AND {}"
-            " ORDER BY {} LIMIT %s OFFSET %s"
-        ).format(COLUMNS, self._visible(query.include_deleted), condition, order)
+        matching = sql.SQL("SELECT * FROM documents WHERE tenant = %s AND collection = %s AND {} AND {}").format(
+            self._visible(query.include_deleted), condition
+        )
+        if not isinstance(query.criteria, MatchAll):
+            # A fence (OFFSET 0): the planner finds the matching rows by the filter's own
+            # indexes before it orders and pages them. Otherwise, with a LIMIT, it may
+            # walk the collection in (created_at, id) order hoping to meet matches soon,
+            # which reads the whole collection when they are rare: a planner cliff.
+            matching = sql.SQL("{} OFFSET 0").format(matching)
+        statement = sql.SQL("SELECT {} FROM ({}) AS documents ORDER BY {} LIMIT %s OFFSET %s").format(
+            COLUMNS, matching, order
+        )
         # Parameters appear in the text in this order: tenant, collection, condition, order, page.
         params = [self.tenant, collection, *compiler.params, limit, offset]
         if not query.projections:

@@ -21,6 +21,7 @@ from server.store.criteria import And, Criteria, Field, OrderBy, Query, VectorNe
 from server.store.database_errors import translate
 from server.store.deadlines import pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
+from server.store.indexes import IndexSpec, ensure_indexes
 from server.store.pool_settings import PoolSettings, connection_kwargs
 from server.store.schema import Layout, ensure_schema
 from server.store.statements import Limits, Statement, Statements, build_query, new_documents
@@ -265,6 +266,17 @@ class DocumentStore(Operations):
                 if setup is not None:
                     conn.execute(*setup)
                 yield Transaction(conn, self._sql)
+        except Exception as exc:
+            error = translate(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    def ensure_indexes(self, specs: Sequence[IndexSpec]) -> list[str]:
+        """Build the declared secondary indexes that are missing (see ``server.store.indexes``)."""
+        try:
+            with self._pool.connection() as conn:
+                return ensure_indexes(conn, specs)
         except Exception as exc:
             error = translate(exc)
             if error is None:

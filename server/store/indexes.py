@@ -1,0 +1,87 @@
+"""Secondary indexes on the documents table, declared per collection.
+
+The GIN index on ``data`` (``jsonb_path_ops``) serves every equality filter.
+Ranges, orderings and full-text search need indexes on expressions, and the
+planner uses an expression index only when the query's expression is the
+same: so these definitions are built by the very functions the compiler uses
+for queries (``compiler.json_expression`` and ``compiler.search_document``),
+with the path and configuration spelled out where queries bind them. Each
+index is partial on its collection, so it stays small and the planner only
+considers it for that collection's queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Connection, sql
+
+from server.store.compiler import ANALYZER_ALIASES, json_expression, search_document
+from server.store.criteria import Field
+from server.store.errors import InvalidArgument
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    """``value``: a btree on one field (ranges, ordering); ``text``: full-text search over fields."""
+
+    collection: str
+    kind: str
+    fields: tuple[str, ...]
+    analyzer: str = "simple"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("value", "text"):
+            raise InvalidArgument(f"index kind {self.kind!r}: use 'value' or 'text'")
+        if self.kind == "value" and len(self.fields) != 1:
+            raise InvalidArgument("a value index covers exactly one field")
+        for name in self.fields:
+            if Field.parse(name).column is not None:
+                raise InvalidArgument(f"{name!r} is a record column; its index already exists")
+
+    @property
+    def name(self) -> str:
+        digest = hashlib.sha1(repr((self.collection, self.kind, self.fields, self.analyzer)).encode()).hexdigest()
+        return f"idx_documents_{self.kind}_{digest[:16]}"
+
+    def definition(self) -> sql.Composed:
+        paths = [sql.SQL("{}::text[]").format(sql.Literal(list(Field.parse(f).path))) for f in self.fields]
+        if self.kind == "value":
+            method, expression = sql.SQL("btree"), json_expression(paths[0])
+        else:
+            config = sql.SQL("{}::regconfig").format(sql.Literal(ANALYZER_ALIASES.get(self.analyzer, self.analyzer)))
+            method, expression = sql.SQL("gin"), search_document(config, paths)
+        return sql.SQL(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON documents USING {method} (({expression}))"
+            " WHERE collection = {collection}"
+        ).format(
+            name=sql.Identifier(self.name),
+            method=method,
+            expression=expression,
+            collection=sql.Literal(self.collection),
+        )
+
+
+def ensure_indexes(conn: Connection[Any], specs: Sequence[IndexSpec]) -> list[str]:
+    """Create the declared indexes that are missing; returns the names created.
+
+    CONCURRENTLY keeps the table writable while an index builds; it needs an
+    autocommit connection. An invalid leftover of an interrupted build is
+    dropped and built again.
+    """
+    created = []
+    for spec in specs:
+        row = conn.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.oid = to_regclass(%s)",
+            (spec.name,),
+        ).fetchone()
+        if row is not None and row[0]:
+            continue
+        if row is not None:
+            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(spec.name)))
+        conn.execute(spec.definition())
+        created.append(spec.name)
+    return created
