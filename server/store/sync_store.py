@@ -288,4 +288,3 @@ class DocumentStore(Operations):
         started = time.perf_counter()
         self._run(self._sql.ping())
         return time.perf_counter() - started
-
