@@ -80,9 +80,15 @@ METRICS = {
 #: pgvector's ``vector`` holds at most 16,000 numbers, and HNSW indexes at most 2,000.
 MAX_DIMENSIONS = 16000
 MAX_INDEX_DIMENSIONS = 2000
-#: Vector elements must fit a 4-byte float (pgvector's element type); larger ones make a document "no vector".
-ELEMENT_LIMIT = 3.4e38
-_BAD_ELEMENT = f'strict $[*] ? (@.type() != "number" || @ > {ELEMENT_LIMIT:g} || @ < -{ELEMENT_LIMIT:g})'
+#: Vector elements must be numbers below this in size (a 4-byte float, pgvector's element type, reaches
+#: 3.4e38); anything else makes a document "no vector". Both ways to search test it, differently:
+ELEMENT_LIMIT = 1e38
+#: pgvector (index predicate): no element that is not a number or too large.
+_BAD_ELEMENT = f'strict $[*] ? (@.type() != "number" || @ >= {ELEMENT_LIMIT:g} || @ <= -{ELEMENT_LIMIT:g})'
+#: exact scans, on the JSON text they parse anyway: numbers only (JSONB writes them without exponent),
+#: at most 38 digits before the point, nothing nested. Cheaper per row than the JSON path.
+_NUMBER = r"-?[0-9]{1,38}(\.[0-9]+)?"
+_FLAT_NUMBERS = rf"^\[{_NUMBER}(, {_NUMBER})*\]$"
 
 _OPERATORS = {"cosine": "<=>", "l2": "<->", "dot": "<#>"}
 _OPCLASSES = {"cosine": "vector_cosine_ops", "l2": "vector_l2_ops", "dot": "vector_ip_ops"}
@@ -91,10 +97,11 @@ _SIMILARITY = {
     "l2": "(1 / (1 + distance))",
     "dot": "(-distance)",
 }
+#: Over ``a`` (the document's numbers) and ``b`` (the query's), one row per dimension.
 _EXACT_DISTANCE = {
-    "cosine": "CASE WHEN aa > 0 AND bb > 0 THEN 1 - dot / (sqrt(aa) * sqrt(bb)) END",
-    "l2": "sqrt(dd)",
-    "dot": "-dot",
+    "cosine": "CASE WHEN sum(a * a) > 0 THEN 1 - sum(a * b) / (sqrt(sum(a * a)) * sqrt(sum(b * b))) END",
+    "l2": "sqrt(sum((a - b) * (a - b)))",
+    "dot": "-sum(a * b)",
 }
 
 #: Index names start with this; the rest is a hash of the key (``COMMENT ON INDEX`` spells the key out).
@@ -350,41 +357,54 @@ def _pgvector_statement(st: Statements, search: _Search) -> tuple[Statement[Any]
 
 
 def _exact_statement(st: Statements, search: _Search) -> Statement[Any]:
+    """Distances computed in SQL from the JSON text of each vector.
+
+    The text is made once per row (``OFFSET 0`` keeps the planner from copying
+    the expression into every place it is used), checked by :data:`_FLAT_NUMBERS`
+    before it is parsed, and paired with the query by two ``unnest`` in one
+    select list (no tuplestore per row, unlike ``unnest`` in FROM).
+    """
     compiler = Compiler(id_is_uuid=st.layout.id_is_uuid)
     condition = compiler.where(search.rest)
-    params: list[Any] = [st.tenant, search.collection, *compiler.params]
+    dimensions = len(search.vector)
     exclude = sql.SQL("")
+    params: list[Any] = [list(search.vector), st.tenant, search.collection, *compiler.params]
     if search.exclude_id is not None:
         exclude = sql.SQL(" AND id::text <> %s")
         params.append(search.exclude_id)
-    params.extend([list(search.vector), search.limit + search.offset])
+    params.append(search.limit + search.offset)
+    vec = _vec(search.path)
     inner = sql.SQL(
         """
-        SELECT c.id, c.collection, c.data, c.created_at, c.updated_at, c.version, s.distance
+        SELECT id, collection, data, created_at, updated_at, version, distance
         FROM (
-            SELECT id::text AS id, collection, data, created_at, updated_at, version,
-                   translate(({vec})::text, '[]', '{{}}')::float8[] AS v
-            FROM documents
-            WHERE tenant = %s AND collection = %s AND {valid} AND {live} AND {condition}{exclude}
-        ) AS c
-        CROSS JOIN LATERAL (
-            SELECT {distance} AS distance
+            SELECT c.id, c.collection, c.data, c.created_at, c.updated_at, c.version,
+                   (SELECT {distance}
+                    FROM (SELECT unnest(translate(c.t, '[]', '{{}}')::float8[]) AS a,
+                                 unnest(%s::float8[]) AS b) AS pairs) AS distance
             FROM (
-                SELECT sum(a * b) AS dot, sum(a * a) AS aa, sum(b * b) AS bb, sum((a - b) * (a - b)) AS dd
-                FROM unnest(c.v, %s::float8[]) AS u(a, b)
-            ) AS t
-        ) AS s
-        WHERE s.distance IS NOT NULL
-        ORDER BY s.distance, c.id
+                SELECT id::text AS id, collection, data, created_at, updated_at, version, ({vec})::text AS t
+                FROM documents
+                WHERE tenant = %s AND collection = %s
+                  AND (CASE WHEN jsonb_typeof({vec}) = 'array' THEN jsonb_array_length({vec}) END) = {d}
+                  AND {live} AND {condition}{exclude}
+                OFFSET 0
+            ) AS c
+            WHERE c.t ~ {flat}
+            OFFSET 0
+        ) AS scored
+        WHERE distance IS NOT NULL
+        ORDER BY distance, id
         LIMIT %s
         """
     ).format(
-        vec=_vec(search.path),
-        valid=_valid(search.path, len(search.vector)),
+        distance=sql.SQL(_EXACT_DISTANCE[search.metric]),
+        vec=vec,
+        d=sql.Literal(dimensions),
         live=LIVE,
         condition=condition,
         exclude=exclude,
-        distance=sql.SQL(_EXACT_DISTANCE[search.metric]),
+        flat=sql.Literal(_FLAT_NUMBERS),
     )
     return _outer(search, inner, params, st.layout.id_is_uuid)
 
