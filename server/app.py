@@ -242,19 +242,30 @@ async def _sweep_request_ids(service: PersistenceService, window: float) -> None
 
 
 async def _watch_database(running: Running, interval: float) -> None:
-    """Keep grpc.health.v1 in step with whether the database answers."""
+    """Keep grpc.health.v1 in step with whether the database answers.
+
+    A ping that does not answer within the interval counts as an outage at
+    once: the watcher does not wait for psycopg to cancel it (which can take
+    seconds on a stalled link), and starts no second ping while one hangs.
+    """
     serving = True
+    pending: asyncio.Task[float] | None = None
     while True:
         await asyncio.sleep(interval)
-        try:
-            await asyncio.wait_for(running.store.ping(), timeout=max(interval, 1.0))
-            healthy = True
-        except (TimeoutError, StoreError):
-            healthy = False
+        if pending is None or pending.done():
+            if pending is not None and not pending.cancelled():
+                pending.exception()  # a late outcome of a ping already counted as an outage
+            pending = asyncio.ensure_future(running.store.ping())
+        done, _ = await asyncio.wait({pending}, timeout=max(interval, 1.0))
+        healthy = bool(done) and not pending.cancelled() and pending.exception() is None
+        if done and pending.exception() is not None and not isinstance(pending.exception(), StoreError):
+            log.error("health ping failed unexpectedly", exc_info=pending.exception())
         if healthy != serving:
             serving = healthy
             log.warning("database %s", "answers again: SERVING" if healthy else "does not answer: NOT_SERVING")
             await running.set_health(healthy)
+        # Also drains change notifications that arrived while no cached read synced.
+        await running.feed.sync()
 
 
 async def serve(settings: Settings) -> None:

@@ -12,6 +12,7 @@ signals (SIGTERM/SIGINT stop, SIGHUP reloads) and waits.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import contextlib
 import logging
 import os
@@ -61,9 +62,11 @@ def run(settings: Settings) -> int:
 
 
 def _fork(settings: Settings, number: int) -> int:
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
+    _die_with(parent)
     code = 0
     try:
         asyncio.run(serve(replace(settings, worker=number)))
@@ -76,3 +79,20 @@ def _fork(settings: Settings, number: int) -> int:
         code = 1
     # Skip the parent's exit handlers (they would stop the embedded database).
     os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when its parent dies (even by kill -9).
+
+    Otherwise orphaned workers would keep serving, and a new server started on
+    the same port would silently share it with them (SO_REUSEPORT).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("workers cannot follow their parent on this system (prctl failed)")
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+#: linux/prctl.h
+PR_SET_PDEATHSIG = 1

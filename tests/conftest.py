@@ -9,12 +9,15 @@ share one server.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,7 +51,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         return url
     from server import embedded
 
-    return embedded.start(tmp_path_factory.mktemp("embedded") / "postgres")
+    # Not under pytest's own temporary root: another pytest session resets its
+    # permissions, and the database's OS user would lose its way to the data.
+    folder = Path(tempfile.mkdtemp(prefix="persistence-test-pg-"))
+    # Registered before the embedded server's own exit handler, so it runs after the server stopped.
+    atexit.register(shutil.rmtree, folder, True)
+    return embedded.start(folder / "postgres")
 
 
 @pytest.fixture(scope="session")

@@ -174,14 +174,6 @@ def children_of(pid: int) -> list[int]:
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "server/workers.py: forked workers neither set PR_SET_PDEATHSIG nor watch os.getppid(), so after "
-        "kill -9 of the parent they keep serving as orphans, and a restarted server joins them on the port "
-        "(SO_REUSEPORT)"
-    ),
-)
 def test_kill_9_of_the_parent_leaves_no_worker_serving(
     database_url: str, contract: tuple[ModuleType, ModuleType]
 ) -> None:
@@ -340,14 +332,6 @@ def test_cut_or_stalled_link_never_holds_a_call_past_its_deadline(
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "server.app._watch_database: asyncio.wait_for(store.ping(), 1 s) waits for the cancelled ping, and "
-        "psycopg's AsyncConnection.wait answers a cancellation by sending a cancel request (5 s timeout) and "
-        "waiting 5 s more for the query: on a silently stalled link health stays SERVING for ~11 s"
-    ),
-)
 def test_health_turns_not_serving_soon_after_the_link_stalls(through_proxy: LinkFaultRun) -> None:
     """With --health-interval 0.5, a database that no longer answers should show as NOT_SERVING
     within 3 s, also when the link is silent rather than broken."""

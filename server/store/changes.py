@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 RECONNECT_INTERVAL = 1.0
 
 
+def _ignore_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class ChangeFeed:
     def __init__(
         self,
@@ -60,7 +65,14 @@ class ChangeFeed:
                         return False
                     await self._connect()
                 assert self._conn is not None
-                await self._conn.execute("SELECT 1")
+                probe = asyncio.ensure_future(self._conn.execute("SELECT 1"))
+                done, _ = await asyncio.wait({probe}, timeout=self._connect_timeout)
+                if not done:
+                    # A stalled link: give up on this connection now rather than wait
+                    # for psycopg to cancel the probe; nothing can be promised meanwhile.
+                    probe.add_done_callback(_ignore_outcome)
+                    raise OSError("the change feed's database connection stopped answering")
+                probe.result()
                 return True
             except (psycopg.Error, OSError) as exc:
                 log.warning("change feed lost its connection (%s): caches stop serving until it is back", exc)

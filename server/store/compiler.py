@@ -41,6 +41,9 @@ FALSE = sql.SQL("FALSE")
 #: Text search configuration used when a request names none (or Lucene's "standard").
 DEFAULT_ANALYZER = "simple"
 ANALYZER_ALIASES = {"": DEFAULT_ANALYZER, "standard": DEFAULT_ANALYZER}
+#: A path segment PostgreSQL's ``#>`` reads as an array position (as C's strtol does):
+#: containment cannot express those, so equality on such paths compares values directly.
+ARRAY_POSITION = re.compile(r"\s*[+-]?[0-9]+\Z")
 #: A (schema-qualified) configuration name; PostgreSQL itself decides whether it exists.
 ANALYZER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
@@ -172,7 +175,7 @@ class Compiler:
         if kind == "time":
             return self.time_compare(field_.path, "=", value)
         value = normalize(value, str(field_))
-        if kind in ("array", "object") or any(segment.isdigit() for segment in field_.path):
+        if kind in ("array", "object") or any(ARRAY_POSITION.match(segment) for segment in field_.path):
             # Containment is not equality for arrays and objects, and ``#>`` reads
             # digit segments as array positions: check the exact value as well.
             return sql.SQL("({} = {})").format(self.json_at(field_.path), self.param(json_param(value), "jsonb"))
@@ -226,17 +229,21 @@ class Compiler:
         )
 
     def column_compare(self, column: str, op: str, value: Any) -> sql.Composable:
-        """Columns have one type each; a value of another type never matches."""
+        """Columns have one type each; a value of another type never matches.
+
+        A value no JSON document could hold (NaN, Infinity, NUL) is refused all
+        the same, whatever it is compared with.
+        """
         kind = _kind(value)
+        if kind != "time":
+            normalize(value, column)
         if column == "id":
             if kind != "string":
                 return FALSE
-            normalize(value, "id")
             return sql.SQL("({} {} {})").format(self.column("id"), sql.SQL(op), self.param(value, "text"))
         if column == "version":
             if kind != "number":
                 return FALSE
-            normalize(value, "version")
             return sql.SQL("(version {} {})").format(sql.SQL(op), self.param(value, "numeric"))
         if kind == "string":
             try:
