@@ -12,8 +12,8 @@ signals (SIGTERM/SIGINT stop, SIGHUP reloads) and waits.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import contextlib
+import ctypes
 import logging
 import os
 import signal
