@@ -51,6 +51,7 @@ class Running:
     named: NamedExecutor
     feed: ChangeFeed
     config: Path | None
+    service: PersistenceService
     #: Health watching and request-id sweeping; cancelled on stop.
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -191,7 +192,7 @@ async def start(settings: Settings) -> Running:
         await store.close()
         raise SystemExit(f"persistence-server: cannot listen on {settings.listen}")
     await server.start()
-    running = Running(server, store, health_servicer, port, named, feed, settings.config)
+    running = Running(server, store, health_servicer, port, named, feed, settings.config, service)
     await running.set_health(True)
     running.background = [
         asyncio.create_task(_build_indexes(settings.schema_database_url or url, catalog)),
@@ -260,6 +261,7 @@ async def _watch_database(running: Running, interval: float) -> None:
         healthy = bool(done) and not pending.cancelled() and pending.exception() is None
         if done and pending.exception() is not None and not isinstance(pending.exception(), StoreError):
             log.error("health ping failed unexpectedly", exc_info=pending.exception())
+        running.service.database_available = healthy
         if healthy != serving:
             serving = healthy
             log.warning("database %s", "answers again: SERVING" if healthy else "does not answer: NOT_SERVING")

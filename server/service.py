@@ -25,7 +25,7 @@ from server.auth import current_identity
 from server.metrics import Metrics
 from server.named.executor import NamedExecutor
 from server.platform_info import PlatformInfo
-from server.store import AsyncDocumentStore, Document, InvalidArgument, StoreError, Unimplemented
+from server.store import AsyncDocumentStore, Document, InvalidArgument, StoreError, Unavailable, Unimplemented
 from server.store.async_store import AsyncTransaction
 from server.store.deadlines import current_deadline
 from server.store.vectors import VectorField, ranks
@@ -154,6 +154,8 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         self.info = info
         self.named = named
         self.access = access
+        #: Kept by the health watcher (server.app): False while the database does not answer.
+        self.database_available = True
         #: Tenants whose request ids the server must eventually forget (``forget_old_requests``).
         self.request_tenants: set[str] = set()
 
@@ -172,6 +174,10 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
     @property
     def store(self) -> AsyncDocumentStore:
         """The store scoped to the caller's tenant: from the verified token, else the server's."""
+        if not self.database_available:
+            # Known down (the health watcher's last ping failed): answer at once instead
+            # of letting every call wait for a pooled connection until its deadline.
+            raise Unavailable("the database is not reachable (retry shortly)")
         identity = current_identity.get()
         return self._store if identity is None else self._store.for_tenant(identity.tenant)
 
