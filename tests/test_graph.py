@@ -10,6 +10,7 @@ ALL_PATHS. Traversal sets, orders and shortest-path lengths must match it.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -17,8 +18,13 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import psycopg
 import pytest
 from google.protobuf import any_pb2, json_format, struct_pb2, wrappers_pb2
+from psycopg import sql
+
+from server.store import graph as store_graph
+from server.store.vectors import index_state
 
 DEFAULT_DEPTH = 3
 MAX_DEPTH = 10
@@ -370,3 +376,29 @@ def test_unknown_start_is_not_found_and_bad_specs_are_invalid(client: Any, pb: M
         assert answer.error_message.startswith(code + ":"), answer.error_message
     # A start node in another graph is unknown here too.
     assert traverse(client, pb, graph.table + "-other", "n00").error_message.startswith("NOT_FOUND:")
+
+
+# -- the edge index ------------------------------------------------------------------------------------
+
+
+def test_first_traversal_builds_the_edge_index_the_plan_can_use(
+    client: Any, pb: ModuleType, database_url: str, shared_store: Any
+) -> None:
+    graph = random_graph(client, pb, 12, size=300, edge_count=3000)
+    ok(traverse(client, pb, graph.table, "n00"))  # asks for the index; built in the background
+    key = store_graph.EdgeIndexKey("default", graph.table + ".edges")
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while index_state(conn, key) != "valid":
+            assert time.monotonic() < deadline, "edge index not built"
+            time.sleep(0.1)
+        # Probing the index is a plan the planner can choose: with statistics, for a graph of this size,
+        # the one it prefers when it may not read the whole edge collection at once.
+        conn.execute("ANALYZE documents (tenant, collection)")
+        conn.execute("SET enable_hashjoin = off")
+        conn.execute("SET enable_mergejoin = off")
+        tenant_store = shared_store.for_tenant("default")
+        statement = store_graph.traverse(tenant_store._sql, graph.table, "n00", store_graph.Traversal())
+        assert statement.query is not None
+        plan = "\n".join(row[0] for row in conn.execute(sql.SQL("EXPLAIN ") + statement.query, statement.params))
+    assert key.name in plan, plan

@@ -113,7 +113,11 @@ class AsyncOperations:
 
     async def traverse(self, collection: str, start: str, traversal: graph.Traversal) -> graph.GraphResult:
         """Nodes and edges of graph ``collection`` (edges in ``<collection>.edges``) from node ``start``."""
-        return await self._run(graph.traverse(self._sql, collection, start, traversal))
+        statement = graph.traverse(self._sql, collection, start, traversal)
+        indexer = vectors.indexer_for(getattr(self, "_pool", None))
+        if indexer is not None:
+            indexer.request(graph.edge_index(self._sql, collection))  # built once, in the background
+        return await self._run(statement)
 
 
 class AsyncTransaction(AsyncOperations):

@@ -36,6 +36,8 @@ paths, is refused rather than cut short.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +131,45 @@ def edges_collection(collection: str) -> str:
     return check_name(collection + EDGES_SUFFIX, "edge collection")
 
 
+#: How an edge names its source; the expression edge indexes are built on.
+_SOURCE = "(data ->> 'source_id')"
+EDGE_INDEX_PREFIX = "documents_edges_"
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeIndexKey:
+    """The btree index on ``data ->> 'source_id'`` of one tenant's edge collection.
+
+    Built on demand (the first traversal of a graph asks for it; see
+    ``vectors.Indexer``); until it exists, traversals hash-join each level with
+    the edge collection instead of probing it.
+    """
+
+    tenant: str
+    collection: str
+
+    @property
+    def name(self) -> str:
+        text = json.dumps([self.tenant, self.collection])
+        return EDGE_INDEX_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def describe(self) -> str:
+        return json.dumps({"tenant": self.tenant, "collection": self.collection, "field": SOURCE_KEY})
+
+    def scope(self) -> sql.Composed:
+        return sql.SQL("tenant = {} AND collection = {}").format(sql.Literal(self.tenant), sql.Literal(self.collection))
+
+    def definition(self, settings: Any) -> sql.Composed:
+        return sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON documents ({}) WHERE {}").format(
+            sql.Identifier(self.name), sql.SQL(_SOURCE), self.scope()
+        )
+
+
+def edge_index(st: Statements, collection: str) -> EdgeIndexKey:
+    """The edge index a traversal of graph ``collection`` uses."""
+    return EdgeIndexKey(st.tenant, edges_collection(check_name(collection, "table")))
+
+
 class _Text:
     """SQL text and its bind parameters, appended together so they never get out of order."""
 
@@ -167,22 +208,27 @@ class _Graph:
     def id_equals(self, expression: str) -> str:
         return f"id::text = {expression}" if self.id_is_uuid else f"id = {expression}"
 
-    def edge_lookup(self, source: str) -> None:
-        """A subquery: the live, matching edges leaving node ``source`` (edge_id, dst, edge_data)."""
+    def join_edges(self, alias: str, source: str, extra: str = "") -> None:
+        """``JOIN`` the live, matching edges (edge_id, src, dst, edge_data) leaving node ``source``.
+
+        An equality on ``data ->> 'source_id'``, so the planner may hash-join a whole
+        level at once, or probe the graph's edge index (:class:`EdgeIndexKey`, whose
+        partial predicate the literal tenant and collection here repeat).
+        """
         q = self.q
-        q.add(
-            '(SELECT id::text COLLATE "C" AS edge_id, (data ->> \'target_id\') COLLATE "C" AS dst,'
-            " data AS edge_data FROM documents"
-            f" WHERE tenant = %s AND collection = %s AND {_LIVE}"
-            f" AND data @> jsonb_build_object('source_id', {source})",
-            self.tenant,
-            self.edges,
+        scope = EdgeIndexKey(self.tenant, self.edges).scope()
+        q.parts.append(
+            sql.SQL(
+                ' JOIN (SELECT id::text COLLATE "C" AS edge_id, {source} AS src,'
+                " (data ->> 'target_id') COLLATE \"C\" AS dst, data AS edge_data FROM documents"
+                " WHERE {scope} AND {live}"
+            ).format(source=sql.SQL(_SOURCE), scope=scope, live=sql.SQL(_LIVE))
         )
         if self.spec.relationship_types:
             q.add(" AND (data ->> 'relationship_type') = ANY (%s::text[])", list(self.spec.relationship_types))
         q.add(" AND ")
         q.criteria(self.spec.edge_filter)
-        q.add(")")
+        q.add(f') AS {alias} ON {alias}.src = ({source}) COLLATE "default"{extra}')
 
     def node_ok(self, node: str, filtered: bool) -> None:
         """True when ``node`` is a live node (passing node_filter when ``filtered``)."""
@@ -251,13 +297,9 @@ def _levels(g: _Graph, depth: int, shortest: bool) -> None:
         g.node_ok("c0.dst", True)
     else:
         q.add("false")
-    q.add(
-        " AS hit FROM ("
-        " SELECT e.dst, min(f.pos) AS parent"
-        " FROM unnest(l.nodes) WITH ORDINALITY AS f(id, pos) CROSS JOIN LATERAL "
-    )
-    g.edge_lookup("f.id")
-    q.add(" AS e WHERE e.dst IS NOT NULL AND NOT (l.seen ? e.dst) AND ")
+    q.add(" AS hit FROM ( SELECT e.dst, min(f.pos) AS parent FROM unnest(l.nodes) WITH ORDINALITY AS f(id, pos)")
+    g.join_edges("e", "f.id")
+    q.add(" WHERE e.dst IS NOT NULL AND NOT (l.seen ? e.dst) AND ")
     g.node_ok("e.dst", not shortest)
     q.add(
         " GROUP BY 1) AS c0) AS c) AS n WHERE l.depth < %s AND l.total <= %s AND n.nodes IS NOT NULL", depth, MAX_NODES
@@ -293,9 +335,9 @@ def _walk(g: _Graph, depth: int) -> None:
     _meta(g, "SELECT max(total) FROM levels")
     q.add(f" UNION ALL SELECT 'node', t.id, d.data, {sort}, t.id, NULL FROM tree t")
     g.document_join("d", g.nodes, "t.id")
-    q.add(f" UNION ALL SELECT 'edge', e.edge_id, e.edge_data, {sort}, e.edge_id, NULL FROM tree t CROSS JOIN LATERAL ")
-    g.edge_lookup("t.id")
-    q.add(" AS e JOIN tree t2 ON t2.id = e.dst WHERE t.depth < %s", depth)
+    q.add(f" UNION ALL SELECT 'edge', e.edge_id, e.edge_data, {sort}, e.edge_id, NULL FROM tree t")
+    g.join_edges("e", "t.id")
+    q.add(" JOIN tree t2 ON t2.id = e.dst WHERE t.depth < %s", depth)
 
 
 def _shortest(g: _Graph, depth: int) -> None:
@@ -311,11 +353,11 @@ def _shortest(g: _Graph, depth: int) -> None:
     q.add(" UNION ALL SELECT 'node', t.id, d.data, t.key, t.id, NULL FROM on_path t")
     g.document_join("d", g.nodes, "t.id")
     q.add(
-        " UNION ALL SELECT 'edge', e.edge_id, e.edge_data, t.key, e.edge_id, NULL FROM on_path t"
-        " CROSS JOIN LATERAL (SELECT x.* FROM "
+        " UNION ALL (SELECT DISTINCT ON (t.id) 'edge', e.edge_id, e.edge_data, t.key, e.edge_id, NULL::bigint"
+        " FROM on_path t"
     )
-    g.edge_lookup("t.path[t.depth]")
-    q.add(' AS x WHERE x.dst = t.id ORDER BY x.edge_id COLLATE "C" LIMIT 1) AS e WHERE t.depth > 0')
+    g.join_edges("e", "t.path[t.depth]", " AND e.dst = t.id")
+    q.add(" WHERE t.depth > 0 ORDER BY t.id, e.edge_id)")
 
 
 def _all_paths(g: _Graph, depth: int) -> None:
@@ -324,10 +366,10 @@ def _all_paths(g: _Graph, depth: int) -> None:
         " walk(node, depth, nodes, edges) AS ("
         ' SELECT s.id, 0, ARRAY[s.id], ARRAY[]::text[] COLLATE "C" FROM start s'
         " UNION ALL"
-        " SELECT e.dst, w.depth + 1, w.nodes || e.dst, w.edges || e.edge_id FROM walk w CROSS JOIN LATERAL "
+        " SELECT e.dst, w.depth + 1, w.nodes || e.dst, w.edges || e.edge_id FROM walk w"
     )
-    g.edge_lookup("w.node")
-    q.add(" AS e WHERE w.depth < %s AND e.dst IS NOT NULL AND NOT (e.dst = ANY (w.nodes)) AND ", depth)
+    g.join_edges("e", "w.node")
+    q.add(" WHERE w.depth < %s AND e.dst IS NOT NULL AND NOT (e.dst = ANY (w.nodes)) AND ", depth)
     g.node_ok("e.dst", False)
     q.add(
         "), capped AS MATERIALIZED (SELECT * FROM walk LIMIT %s), hits AS (SELECT c.* FROM capped c WHERE ",

@@ -163,7 +163,11 @@ class Operations:
 
     def traverse(self, collection: str, start: str, traversal: graph.Traversal | None = None) -> graph.GraphResult:
         """Nodes and edges of graph ``collection`` (edges in ``<collection>.edges``) from node ``start``."""
-        return self._run(graph.traverse(self._sql, collection, start, traversal or graph.Traversal()))
+        statement = graph.traverse(self._sql, collection, start, traversal or graph.Traversal())
+        indexer = vectors.indexer_for(getattr(self, "_pool", None))
+        if indexer is not None:
+            indexer.request(graph.edge_index(self._sql, collection))
+        return self._run(statement)
 
     def delete_collection(self, collection: str) -> int:
         """Delete every document of the collection; returns how many there were."""

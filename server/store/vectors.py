@@ -48,7 +48,7 @@ import time
 import weakref
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg import Connection, sql
@@ -170,6 +170,32 @@ class IndexKey:
                 "metric": self.metric,
             }
         )
+
+    def definition(self, settings: IndexSettings) -> sql.Composed:
+        if self.dimensions > MAX_INDEX_DIMENSIONS:
+            raise InvalidArgument(f"HNSW indexes hold at most {MAX_INDEX_DIMENSIONS} dimensions, not {self.dimensions}")
+        return sql.SQL(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON documents USING hnsw ({expression} {opclass})"
+            " WITH (m = {m}, ef_construction = {ef}) WHERE {scope}"
+        ).format(
+            name=sql.Identifier(self.name),
+            expression=_as_vector(self.path, self.dimensions),
+            opclass=sql.SQL(_OPCLASSES[self.metric]),
+            m=sql.Literal(int(settings.m)),
+            ef=sql.Literal(int(settings.ef_construction)),
+            scope=_index_scope(self),
+        )
+
+
+class Buildable(Protocol):
+    """An index the :class:`Indexer` can build: vectors' :class:`IndexKey`, ``graph.EdgeIndexKey``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def describe(self) -> str: ...
+
+    def definition(self, settings: IndexSettings) -> sql.Composed: ...
 
 
 # -- request checks ------------------------------------------------------------------
@@ -532,7 +558,7 @@ async def drive_async(steps: Steps[T], run: Callable[[Statement[Any]], Any]) -> 
 # -- pgvector: detection and indexes ---------------------------------------------------
 
 
-def index_state(conn: Connection[Any], key: IndexKey) -> str | None:
+def index_state(conn: Connection[Any], key: Buildable) -> str | None:
     """``valid``, ``invalid`` (being built, or a failed build) or None (no such index)."""
     row = conn.execute(
         """
@@ -547,16 +573,15 @@ def index_state(conn: Connection[Any], key: IndexKey) -> str | None:
 
 
 def build_index(
-    conn: Connection[Any], key: IndexKey, settings: IndexSettings, stop: threading.Event | None = None
+    conn: Connection[Any], key: Buildable, settings: IndexSettings, stop: threading.Event | None = None
 ) -> str:
-    """Create the HNSW index for ``key`` (``CREATE INDEX CONCURRENTLY``) unless a valid one exists.
+    """Create the index ``key`` describes (``CREATE INDEX CONCURRENTLY``) unless a valid one exists.
 
     ``conn`` must be in autocommit mode and belong to the table's owner. Builds
     take turns across processes (a session advisory lock, tried, never waited on
     inside a statement); a failed earlier build's invalid index is dropped first.
     """
-    if key.dimensions > MAX_INDEX_DIMENSIONS:
-        raise InvalidArgument(f"HNSW indexes hold at most {MAX_INDEX_DIMENSIONS} dimensions, not {key.dimensions}")
+    definition = key.definition(settings)
     if not _MEMORY.fullmatch(settings.build_memory):
         raise InvalidArgument(f"build_memory {settings.build_memory!r}: use a size like 512MB or 1GB")
     while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_BUILD_LOCK_KEY,)).fetchone()[0]:  # type: ignore[index]
@@ -572,23 +597,11 @@ def build_index(
         if state == "invalid":
             conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(name))
         started = time.monotonic()
-        log.info("building vector index %s for %s", key.name, key.describe())
+        log.info("building index %s for %s", key.name, key.describe())
         conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(settings.build_memory)))
-        conn.execute(
-            sql.SQL(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON documents USING hnsw ({expression} {opclass})"
-                " WITH (m = {m}, ef_construction = {ef}) WHERE {scope}"
-            ).format(
-                name=name,
-                expression=_as_vector(key.path, key.dimensions),
-                opclass=sql.SQL(_OPCLASSES[key.metric]),
-                m=sql.Literal(int(settings.m)),
-                ef=sql.Literal(int(settings.ef_construction)),
-                scope=_index_scope(key),
-            )
-        )
+        conn.execute(definition)
         conn.execute(sql.SQL("COMMENT ON INDEX {} IS {}").format(name, sql.Literal(key.describe())))
-        log.info("vector index %s built in %.1f s", key.name, time.monotonic() - started)
+        log.info("index %s built in %.1f s", key.name, time.monotonic() - started)
         return key.name
     finally:
         try:
@@ -612,14 +625,15 @@ class Indexer:
         #: Every search through this pool is an exact scan; no index is built.
         self.exact = exact
         self._lock = threading.Lock()
-        self._queue: queue.Queue[IndexKey | None] = queue.Queue()
-        self._asked: dict[IndexKey, float | None] = {}  # None: queued or done; a time: failed then
+        self._queue: queue.Queue[Buildable | None] = queue.Queue()
+        self._asked: dict[Buildable, float | None] = {}  # None: queued or done; a time: failed then
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._building: Connection[Any] | None = None
 
-    def request(self, key: IndexKey) -> None:
-        if self.exact:
+    def request(self, key: Buildable) -> None:
+        """Build ``key``'s index in the background (once per process; HNSW ones not when ``exact``)."""
+        if self.exact and isinstance(key, IndexKey):
             return
         with self._lock:
             if key in self._asked:
@@ -647,7 +661,7 @@ class Indexer:
                         self._building = None
             except Exception as exc:
                 if not self._stop.is_set():
-                    log.warning("vector index for %s not built: %s", key.describe(), exc)
+                    log.warning("index for %s not built: %s", key.describe(), exc)
                 with self._lock:
                     self._asked[key] = time.monotonic()
 
