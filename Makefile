@@ -52,5 +52,10 @@ proto-check:
 	cd /tmp && $(CURDIR)/$(BUF) breaking $(CURDIR)/protos --against $(CURDIR)/../shared/contract \
 		--config '{"version":"v2","breaking":{"use":["PACKAGE"]}}'
 
+## Benchmarks against the gRPC and PostgreSQL floors; writes docs/benchmarks.md and .png (ARGS=--quick: smoke run).
+bench: $(STAMP)
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run $(ARGS)
+
 clean:
 	rm -rf $(VENV) .tools
