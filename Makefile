@@ -8,7 +8,7 @@ PROTO_INCLUDE = $$($(BIN)/python -c 'import grpc_tools, os; print(os.path.join(o
 BUF := .tools/node_modules/.bin/buf
 ARGS ?=
 
-.PHONY: run test test-db lint typecheck stubs proto-check bench clean
+.PHONY: run test test-db lint typecheck stubs proto-check bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ proto-check:
 bench: $(STAMP)
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(ARGS)
+
+## Ten minutes of mixed load with 20 % client cancellations; fails if memory, fds or DB connections grow.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --seconds 600 $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tools
