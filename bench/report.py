@@ -56,6 +56,20 @@ def lower_floor(results: Results, rpc: Rpc, level: int) -> tuple[float | None, s
     return min(floors)
 
 
+def _other(point: Point | None) -> float:
+    """Cores other processes used while ``point`` was measured (0 when unknown)."""
+    if point is None:
+        return 0.0
+    return float((point.extra.get("cpu") or {}).get("other") or 0.0)
+
+
+def _busy_note(points: list[Point | None]) -> str:
+    worst = max((_other(point) for point in points), default=0.0)
+    if worst <= NOISY:
+        return ""
+    return f" \u26a0 some of these points were measured while other processes used up to {worst:.0%} of a core"
+
+
 def _fmt(value: float | None, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "\u2013"
@@ -83,6 +97,7 @@ def targets(results: Results) -> list[Target]:
 
     # 1. headline RPCs at the top level, single process, against the no-op server
     parts, verdicts = [], []
+    involved: list[Point | None] = []
     for rpc in (r for r in CATALOGUE if r.headline):
         point = single.get(rpc.key, {}).get(top)
         floor = noop_rate(results, rpc, top)
@@ -91,17 +106,19 @@ def targets(results: Results) -> list[Target]:
         ratio = point.rate / floor
         verdicts.append(ratio >= 0.8)
         parts.append(f"{rpc.title} {point.rate:,.0f} / {floor:,.0f} calls/s = {ratio:.0%}")
+        involved += [point, results.noop.get(1, {}).get(rpc.key, {}).get(top)]
     found.append(
         Target(
             f"Insert, point lookup, Update at {top} in flight ≥ 80 % of the no-op gRPC server (single process)",
             all(verdicts) if verdicts else None,
-            "; ".join(parts) or "not measured",
+            ("; ".join(parts) or "not measured") + _busy_note(involved),
         )
     )
 
     # 2. --workers N above the single-process no-op floor
     workers = max((w for w in results.server if w > 1), default=None)
     parts, verdicts = [], []
+    involved = []
     if workers is not None:
         for rpc in (r for r in CATALOGUE if r.headline):
             point = results.server[workers].get(rpc.key, {}).get(top)
@@ -110,11 +127,12 @@ def targets(results: Results) -> list[Target]:
                 continue
             verdicts.append(point.rate > floor)
             parts.append(f"{rpc.title} {point.rate:,.0f} vs {floor:,.0f} calls/s ({point.rate / floor:.0%})")
+            involved += [point, results.noop.get(1, {}).get(rpc.key, {}).get(top)]
     found.append(
         Target(
             f"--workers {workers or 'N'} (= cores here) above the single-process no-op floor, at {top} in flight",
             all(verdicts) if verdicts else None,
-            "; ".join(parts) or "not measured",
+            ("; ".join(parts) or "not measured") + _busy_note(involved),
         )
     )
 
@@ -128,7 +146,7 @@ def targets(results: Results) -> list[Target]:
                 "InsertBatch of 1,000 records ≥ 50 % of raw COPY's rows/s (same table, same indexes)",
                 ratio >= 0.5,
                 f"{best.rows_rate:,.0f} rows/s (best, at {best.in_flight} in flight) vs COPY"
-                f" {results.copy.rows_rate:,.0f} rows/s = {ratio:.0%}",
+                f" {results.copy.rows_rate:,.0f} rows/s = {ratio:.0%}" + _busy_note([best]),
             )
         )
     else:
@@ -145,6 +163,7 @@ def targets(results: Results) -> list[Target]:
             )
         )
     parts, verdicts = [], []
+    involved = []
     for rpc in (r for r in CATALOGUE if r.indexed):
         point = single.get(rpc.key, {}).get(1)
         if point is None or not point.calls:
@@ -152,11 +171,12 @@ def targets(results: Results) -> list[Target]:
         ratio = point.p99 / point.p50
         verdicts.append(ratio <= 5)
         parts.append(f"{rpc.key} p99/p50 = {_ms(point.p99)}/{_ms(point.p50)} ms = {ratio:.1f}")
+        involved.append(point)
     found.append(
         Target(
             f"No planner cliffs: p99 ≤ 5 \u00d7 p50 (1 call in flight, {results.settings['docs']:,} documents)",
             all(verdicts) if verdicts else None,
-            "; ".join(parts) or "not measured",
+            ("; ".join(parts) or "not measured") + _busy_note(involved),
         )
     )
     sizes = sorted(results.scale)
@@ -249,6 +269,14 @@ def _cpu(point: Point) -> str:
     return text
 
 
+def _us(point: Point, group: str) -> float | None:
+    """µs of CPU per call that ``group`` used during ``point``."""
+    share = (point.extra.get("cpu") or {}).get(group)
+    if share is None or not point.rate:
+        return None
+    return float(share) / point.rate * 1e6
+
+
 def _per_call(point: Point, group: str) -> str:
     cpu = point.extra.get("cpu") or {}
     share = cpu.get(group)
@@ -336,7 +364,7 @@ def markdown(results: Results, chart_name: str) -> str:
         " machine, the kernel), in % of one core (the machine has "
         + results.machine.get("cores (nproc)", "?")
         + " cores); and µs of CPU per call. A point where *other* used more than"
-        f" {NOISY:.0%} of a core is measured again (twice at most, six times per run; this run:"
+        f" {NOISY:.0%} of a core is measured again (once, at most eight times per run; this run:"
         f" {results.retries}); \u26a0 marks points measured while other processes were busy."
     )
     add("")
@@ -388,9 +416,39 @@ def markdown(results: Results, chart_name: str) -> str:
             add(f"- {BY_KEY[key].title}: `{reason[:200]}`")
         add("")
 
+    single = results.server.get(1, {})
+    if single:
+        add(f"## Where the time goes ({top} in flight, `--workers 1`)")
+        add("")
+        add(
+            "CPU per call of the server process, of the no-op server answering the same messages (gRPC's own"
+            " share), of PostgreSQL, and of the load generator. The difference between the first two is what"
+            " the server's own work costs beyond gRPC (decoding into store values, building SQL, psycopg and"
+            " its pool, metrics, encoding answers). With one core per process, 1,000,000 µs divided by the"
+            " server's µs per call is the most calls/s one process can give."
+        )
+        add("")
+        add("| RPC | server µs/call | no-op server µs/call | beyond gRPC | PostgreSQL µs/call | load µs/call |")
+        add("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for rpc in CATALOGUE:
+            measured = single.get(rpc.key, {}).get(top)
+            if measured is None:
+                continue
+            noop = results.noop.get(1, {}).get(rpc.key, {}).get(top)
+            mine, floor = _us(measured, "server"), _us(noop, "server") if noop else None
+            beyond = f"{mine - floor:,.0f}" if mine is not None and floor is not None else "\u2013"
+            add(
+                f"| {rpc.title} | {_fmt(mine)} | {_fmt(floor)} | {beyond} | {_fmt(_us(measured, 'postgres'))} |"
+                f" {_fmt(_us(measured, 'load'))} |"
+            )
+        add("")
+
     add("## Floors")
     add("")
-    add("No-op gRPC server (calls/s; p99 ms) and pgbench with the store's SQL (tps; p99 ms):")
+    add(
+        "No-op gRPC server (calls/s; p99 ms; \u26a0: measured while other processes used more than"
+        f" {NOISY:.0%} of a core) and pgbench with the store's SQL (tps; p99 ms):"
+    )
     add("")
     header = " | ".join(f"{level} in flight" for level in levels)
     add(f"| floor | {header} | request / answer bytes |")
@@ -401,7 +459,10 @@ def markdown(results: Results, chart_name: str) -> str:
             if not row:
                 continue
             cells = " | ".join(
-                f"{row[level].rate:,.0f}; {_ms(row[level].p99)}" if level in row else "\u2013" for level in levels
+                f"{row[level].rate:,.0f}; {_ms(row[level].p99)}" + (" \u26a0" if _other(row[level]) > NOISY else "")
+                if level in row
+                else "\u2013"
+                for level in levels
             )
             sizes = f"{results.request_bytes.get(rpc.key, 0):,} / {results.answer_bytes.get(rpc.key, 0):,}"
             add(f"| no-op \u00d7{processes}: {rpc.title} | {cells} | {sizes} |")

@@ -51,8 +51,8 @@ SMALL = 10_000
 #: A point measured while other processes used more than this many cores is measured again
 #: (at most ``RETRIES`` times a run): the machine may be shared.
 NOISY = 0.3
-RETRIES = 6
-RETRIES_PER_POINT = 2
+RETRIES = 8
+RETRIES_PER_POINT = 1
 #: The size check: at least this many calls per query, for at most this many seconds.
 SIZE_CALLS = 5
 SIZE_LIMIT = 60.0
@@ -172,6 +172,7 @@ class Bench:
         self.answers: dict[str, bytes] = {}
         self.delete_pool = 0
         self.retries_left = RETRIES
+        self.load_at_start = _load_average()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -256,7 +257,7 @@ class Bench:
             self.retries_left -= 1
             self.results.retries += 1
             self.say(f"{rpc.key} @ {level}: other processes used {other:.0%} of a core; measuring again")
-            processes.wait_quiet(NOISY, limit=2.0)
+            processes.wait_quiet(NOISY, limit=3.0)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -565,6 +566,13 @@ class Bench:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def _load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def _headline() -> list[str]:
     return [rpc.key for rpc in CATALOGUE if rpc.headline]
 
@@ -634,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()
     results = bench.results
     results.phases["total"] = time.monotonic() - bench.began
+    results.machine["load average at start / end"] = f"{bench.load_at_start} / {_load_average()}"
     report.write(results, args.output, args.chart)
     if args.json:
         args.json.write_text(json.dumps(results.as_dict(), indent=1, default=str))
