@@ -18,7 +18,7 @@ from server.store.database_errors import translate
 from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument
-from server.store.pool_settings import PoolSettings, connection_kwargs
+from server.store.pool_settings import PoolSettings, check_async_connection, connection_kwargs
 from server.store.schema import Layout
 from server.store.statements import Limits, Statement, Statements, new_documents
 from server.store.sync_store import DocumentStore
@@ -190,7 +190,7 @@ class AsyncDocumentStore(AsyncOperations):
             max_size=pool.max_size,
             timeout=pool.timeout,
             kwargs=connection_kwargs(conninfo, pool),
-            check=AsyncConnectionPool.check_connection,
+            check=check_async_connection,
             open=False,
             name="documents-async",
         )

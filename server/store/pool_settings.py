@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import select
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import AsyncConnection, Connection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool.base import AttemptWithBackoff
 
@@ -25,6 +27,35 @@ class PoolSettings:
     timeout: float = 5.0
     #: Session statement_timeout in seconds: the bound for calls that bring no deadline.
     statement_timeout: float | None = None
+
+
+def idle_connection_is_sound(conn: Connection[Any] | AsyncConnection[Any]) -> bool:
+    """Whether a pooled connection, idle between calls, can be handed out without a probe.
+
+    An idle connection has nothing to read: data waiting on its socket means
+    the server closed it (a restart, a terminated backend) or sent something
+    unexpected. Only then is a round trip spent on a probe; a sound idle
+    connection costs none (the pool's own ``check_connection`` always pays one).
+    """
+    if conn.closed or conn.broken:
+        return False
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+def check_connection(conn: Connection[Any]) -> None:
+    """``check`` for the blocking pool: probe only what does not look sound."""
+    if not idle_connection_is_sound(conn):
+        conn.execute("")
+
+
+async def check_async_connection(conn: AsyncConnection[Any]) -> None:
+    """``check`` for the async pool: probe only what does not look sound."""
+    if not idle_connection_is_sound(conn):
+        await conn.execute("")
 
 
 def connection_kwargs(conninfo: str, settings: PoolSettings) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from server.store.database_errors import translate
 from server.store.deadlines import pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
 from server.store.indexes import IndexSpec, ensure_indexes
-from server.store.pool_settings import PoolSettings, connection_kwargs
+from server.store.pool_settings import PoolSettings, check_connection, connection_kwargs
 from server.store.schema import Layout, ensure_schema
 from server.store.statements import Limits, Statement, Statements, build_query, new_documents
 
@@ -208,7 +208,7 @@ class DocumentStore(Operations):
                 max_size=pool.max_size,
                 timeout=pool.timeout,
                 kwargs=connection_kwargs(conninfo, pool),
-                check=ConnectionPool.check_connection,
+                check=check_connection,
                 open=True,
                 name="documents",
             )
