@@ -52,10 +52,15 @@ proto-check:
 	cd /tmp && $(CURDIR)/$(BUF) breaking $(CURDIR)/protos --against $(CURDIR)/../shared/contract \
 		--config '{"version":"v2","breaking":{"use":["PACKAGE"]}}'
 
-## Benchmarks against the gRPC and PostgreSQL floors; writes docs/benchmarks.md and .png (ARGS=--quick: smoke run).
+## Benchmarks against the gRPC and PostgreSQL floors (writes docs/benchmarks.md and .png), then vector search
+## and the migration import (printed). ARGS=--quick: a smoke run of everything.
 bench: $(STAMP)
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(ARGS)
+	@echo "== vector search: HNSW (pgvector) and exact scans (docs/vector-graph.md)"
+	$(BIN)/python bench/vector_search.py $(if $(findstring --quick,$(ARGS)),--rows 5000 --queries 5 --exact-queries 1,--exact-queries 3)
+	@echo "== migrate import: rows/s from JSON Lines and from an entities table (docs/cutover.md)"
+	$(BIN)/python bench/migrate_import.py $(if $(findstring --quick,$(ARGS)),--rows 10000)
 
 ## Ten minutes of mixed load with 20 % client cancellations; fails if memory, fds or DB connections grow.
 soak: $(STAMP)
