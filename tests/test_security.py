@@ -38,26 +38,15 @@ from psycopg.conninfo import make_conninfo
 from server.access import DEFAULT_TABLE, AccessTable
 from server.auth import Identity
 from server.store import DocumentStore
+from stubs import persistence_platform_pb2 as contract_pb2
 from tests.conftest import ORIGINAL_CONTRACT, ROOT, ServerProcess, free_port
 
 SECRET = "test-secret-that-is-long-enough-0123456789"
 ISSUER, AUDIENCE = "https://issuer.test", "persistence"
 APP_ROLE, APP_PASSWORD = "persistence_app", "app-password-for-tests"
 LEGACY_FILE = ORIGINAL_CONTRACT.parent / "legacy-persistence-platform.yaml"
-RPCS = (
-    "Insert",
-    "InsertBatch",
-    "Update",
-    "Delete",
-    "ExecuteQuery",
-    "ExecuteRawQuery",
-    "VectorSearch",
-    "GraphTraverse",
-    "ExecuteOperation",
-    "HealthCheck",
-    "GetPlatformInfo",
-    "GetMetrics",
-)
+#: Every RPC of the contract (the project's copy has the same methods as the original: tests/test_stubs.py).
+RPCS = tuple(method.name for method in contract_pb2.DESCRIPTOR.services_by_name["PersistencePlatformService"].methods)
 
 
 # -- tokens ------------------------------------------------------------------------------
