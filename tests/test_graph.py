@@ -20,11 +20,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from google.protobuf import any_pb2, json_format, struct_pb2, wrappers_pb2
+from google.protobuf import any_pb2, json_format, wrappers_pb2
 from psycopg import sql
 
 from server.store import graph as store_graph
 from server.store.vectors import index_state
+from tests.messages import struct
 
 DEFAULT_DEPTH = 3
 MAX_DEPTH = 10
@@ -109,12 +110,6 @@ def distances(graph: Graph, start: str, edge_ok: EdgeOk) -> dict[str, int]:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(data)
-    return message
 
 
 def insert(client: Any, pb: ModuleType, table: str, records: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:

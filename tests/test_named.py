@@ -23,6 +23,7 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 
 from tests.conftest import ORIGINAL_CONTRACT, ROOT, ServerProcess, checked
+from tests.messages import struct
 
 LEGACY_FILE = ORIGINAL_CONTRACT.parent / "legacy-persistence-platform.yaml"
 
@@ -66,12 +67,6 @@ operations:
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-def struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(data)
-    return message
 
 
 def stub(address: str, contract: tuple[ModuleType, ModuleType]) -> Any:

@@ -10,18 +10,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from google.protobuf import struct_pb2
 from psycopg import sql
 
 from server.store import AsyncDocumentStore, DocumentStore, Unavailable
 from server.store.deadlines import deadline_after
 from server.store.statements import Statement
-
-
-def struct(data: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(data)
-    return message
+from tests.messages import struct
 
 
 def context(pb: ModuleType, request_id: str) -> Any:

@@ -31,7 +31,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from google.protobuf import any_pb2, struct_pb2, wrappers_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg.conninfo import make_conninfo
 
@@ -40,6 +39,7 @@ from server.auth import Identity
 from server.store import DocumentStore
 from stubs import persistence_platform_pb2 as contract_pb2
 from tests.conftest import ORIGINAL_CONTRACT, ROOT, ServerProcess, free_port
+from tests.messages import packed, struct
 
 SECRET = "test-secret-that-is-long-enough-0123456789"
 ISSUER, AUDIENCE = "https://issuer.test", "persistence"
@@ -148,18 +148,6 @@ def rs(database_url: str, app_url: str, rsa_keys: RsaKeys, contract: tuple[Modul
 
 
 # -- requests --------------------------------------------------------------------------------
-
-
-def struct(data: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(data)
-    return message
-
-
-def packed(value: str) -> any_pb2.Any:
-    message = any_pb2.Any()
-    message.Pack(wrappers_pb2.StringValue(value=value))
-    return message
 
 
 def minimal_request(pb: ModuleType, rpc: str, table: str = "sec") -> Any:

@@ -22,13 +22,14 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-from google.protobuf import any_pb2, json_format, struct_pb2, wrappers_pb2
+from google.protobuf import any_pb2, json_format, wrappers_pb2
 from psycopg import sql
 
 from server.store import DocumentStore, Query
 from server.store.criteria import Field, VectorNearest
 from server.store.vectors import IndexKey, index_state, search_steps
 from tests.conftest import ORIGINAL_CONTRACT, ServerProcess
+from tests.messages import packed, struct
 
 LEGACY_FILE = ORIGINAL_CONTRACT.parent / "legacy-persistence-platform.yaml"
 DIMENSIONS = 16
@@ -84,18 +85,6 @@ def brute_force(
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(data)
-    return message
-
-
-def packed(value: str) -> any_pb2.Any:
-    message = any_pb2.Any()
-    message.Pack(wrappers_pb2.StringValue(value=value))
-    return message
 
 
 def insert(client: Any, pb: ModuleType, table: str, docs: Mapping[str, Mapping[str, Any]]) -> None:
