@@ -62,7 +62,7 @@ def compare(tcp_url: str, docs: int, seconds: float) -> dict[str, Point]:
                 dataset.WRITES,
                 dataset.TENANT,
                 [str(uuid.uuid4())],
-                [Jsonb(document)],
+                Jsonb([document]),
                 [None],
                 [None],
                 [None],

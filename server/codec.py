@@ -67,8 +67,16 @@ def dict_to_struct(data: dict[str, Any], target: struct_pb2.Struct) -> None:
 # -- time -----------------------------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_timestamp(moment: datetime, target: timestamp_pb2.Timestamp) -> None:
-    target.FromDatetime(moment.astimezone(UTC))
+    # What Timestamp.FromDatetime computes, without its detour through a time tuple.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    since = moment - _EPOCH
+    target.seconds = since.days * 86400 + since.seconds
+    target.nanos = since.microseconds * 1000
 
 
 def from_timestamp(stamp: timestamp_pb2.Timestamp, where: str = "timestamp") -> datetime:
@@ -81,9 +89,19 @@ def from_timestamp(stamp: timestamp_pb2.Timestamp, where: str = "timestamp") -> 
 # -- records --------------------------------------------------------------------
 
 
-def to_record(document: Document, target: pb.Record) -> None:
+def to_record(document: Document, target: pb.Record, data: struct_pb2.Struct | None = None) -> None:
+    """Fill ``target`` from ``document``.
+
+    ``data``: the Struct the document was written from (an insert), copied in C
+    instead of converting the stored dict back; it is the same value, since
+    :func:`struct_to_dict` and the store's normalization only turn integral
+    doubles into ints, which a Struct holds as the same doubles.
+    """
     target.id = document.id
-    dict_to_struct(document.data, target.data)
+    if data is not None:
+        target.data.CopyFrom(data)
+    else:
+        dict_to_struct(document.data, target.data)
     to_timestamp(document.created_at, target.created_at)
     to_timestamp(document.updated_at, target.updated_at)
     target.version = str(document.version)

@@ -219,7 +219,7 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         async def work(ops: Ops) -> pb.InsertResponse:
             (document,) = await ops.create_many(request.table_name, new)
             response = pb.InsertResponse(success=True)
-            codec.to_record(document, response.record)
+            codec.to_record(document, response.record, request.record.data)
             return response
 
         return await self._once(request, "Insert", pb.InsertResponse, work)
@@ -231,8 +231,8 @@ class PersistenceService(pb_grpc.PersistencePlatformServiceServicer):
         async def work(ops: Ops) -> pb.InsertBatchResponse:
             documents = await ops.create_many(request.table_name, new)
             response = pb.InsertBatchResponse(success=True, inserted_count=len(documents))
-            for document in documents:
-                codec.to_record(document, response.records.add())
+            for document, record in zip(documents, request.records, strict=True):
+                codec.to_record(document, response.records.add(), record.data)
             return response
 
         return await self._once(request, "InsertBatch", pb.InsertBatchResponse, work)

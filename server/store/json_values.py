@@ -23,29 +23,51 @@ MAX_EXACT_INTEGER = 2**53
 
 def normalize(value: Any, where: str = "data") -> Any:
     """Return ``value`` as plain JSON types, or raise InvalidArgument naming the spot."""
-    if value is None or isinstance(value, (bool, str)):
-        if isinstance(value, str) and "\x00" in value:
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
             raise InvalidArgument(f"{where}: strings may not contain the NUL character (\\u0000)")
         return value
-    if isinstance(value, int):
+    if kind is dict:
+        # The common case, written out: a dict of plain scalars costs no recursion
+        # and no ``where`` text unless a value needs a closer look.
+        result = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise InvalidArgument(f"{where}: object keys must be strings, not {type(key).__name__}")
+                key = str(key)
+            if "\x00" in key:
+                raise InvalidArgument(f"{where}: keys may not contain the NUL character (\\u0000)")
+            item_kind = type(item)
+            if (item_kind is str and "\x00" not in item) or item_kind is int or item_kind is bool or item is None:
+                result[key] = item
+            else:
+                result[key] = normalize(item, f"{where}.{key}")
+        return result
+    if kind is list or kind is tuple:
+        return [normalize(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    return _normalize_other(value, where)
+
+
+def _normalize_other(value: Any, where: str) -> Any:
+    """Numbers, times, and subclasses of the plain types (any Mapping, a str subclass)."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return normalize(str(value), where)
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidArgument(f"{where}: {value} is not a JSON number (NaN and Infinity are refused)")
         if value.is_integer() and abs(value) <= MAX_EXACT_INTEGER:
             return int(value)
-        return value
+        return float(value)
     if isinstance(value, Mapping):
-        result = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidArgument(f"{where}: object keys must be strings, not {type(key).__name__}")
-            if "\x00" in key:
-                raise InvalidArgument(f"{where}: keys may not contain the NUL character (\\u0000)")
-            result[key] = normalize(item, f"{where}.{key}")
-        return result
+        return normalize(dict(value), where)
     if isinstance(value, (list, tuple)):
-        return [normalize(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return normalize(list(value), where)
     if isinstance(value, datetime):
         return isoformat(value)
     raise InvalidArgument(f"{where}: a {type(value).__name__} is not a JSON value")
