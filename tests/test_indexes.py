@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from server.store import Compare, DocumentStore, Field, Query, TextSearch
+from server.store import Compare, DocumentStore, Field, OrderBy, Query, TextSearch
 from server.store.criteria import And, Equals
 from server.store.indexes import IndexSpec
 from server.store.statements import Statement
@@ -96,3 +96,44 @@ def test_answers_match_the_plans(seeded: tuple[DocumentStore, str]) -> None:
 def test_index_definitions_are_idempotent(seeded: tuple[DocumentStore, str]) -> None:
     store, collection = seeded
     assert store.ensure_indexes([IndexSpec(collection, "value", ("n",))]) == []
+
+
+def analyzed(store: DocumentStore, statement: Statement[Any]) -> list[dict[str, Any]]:
+    """Every node of the executed plan (EXPLAIN ANALYZE), flattened."""
+    assert statement.query is not None
+    explain = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) {}").format(statement.query)
+    with store._pool.connection() as conn:
+        (document,) = conn.execute(explain, statement.params).fetchone()  # type: ignore[misc]
+    nodes, pending = [], [document[0]["Plan"]]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        pending.extend(node.get("Plans", []))
+    return nodes
+
+
+def test_a_range_ordered_by_its_field_reads_one_page_from_the_index(seeded: tuple[DocumentStore, str]) -> None:
+    """The value index holds the sort keys: no sort, and the scan stops after the page."""
+    store, collection = seeded
+    wide = And((Compare(Field.parse("n"), ">=", 1000), Compare(Field.parse("n"), "<=", 90_000)))
+    query = Query(criteria=wide, order_by=(OrderBy(Field.parse("n")),), limit=20)
+    nodes = analyzed(store, store._sql.find(collection, query))
+    assert not [node for node in nodes if node["Node Type"] == "Sort"]
+    (scan,) = [node for node in nodes if node.get("Index Name") == IndexSpec(collection, "value", ("n",)).name]
+    assert scan["Actual Rows"] <= 20
+
+
+def test_a_common_value_is_answered_by_the_ordered_walk_and_a_rare_one_by_the_index(
+    seeded: tuple[DocumentStore, str],
+) -> None:
+    store, collection = seeded
+    common = Equals(Field.parse("status"), "active")  # a third of the documents
+    nodes = analyzed(store, store._sql.find(collection, Query(criteria=common, limit=10)))
+    scans = [node for node in nodes if node.get("Relation Name") == "documents"]
+    (walk,) = [node for node in scans if node["Actual Loops"] > 0]  # the search arm never ran
+    assert walk.get("Index Name") == "idx_documents_order"
+    assert walk["Actual Rows"] <= store._sql.limits.ordered_walk
+    rare = Equals(Field.parse("n"), 4321)
+    nodes = analyzed(store, store._sql.find(collection, Query(criteria=rare, limit=10)))
+    assert [node for node in nodes if node.get("Index Name") == "idx_documents_data" and node["Actual Loops"] == 1]
+    assert [d.data["n"] for d in store.query(collection, rare)] == [4321]

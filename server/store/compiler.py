@@ -77,6 +77,26 @@ def text_expression(path: sql.Composable) -> sql.Composed:
     return sql.SQL("(data #>> {})").format(path)
 
 
+def order_value(path: sql.Composable, path_again: sql.Composable) -> sql.Composed:
+    """A field's first sort key: its JSON value, with strings left out (NULL).
+
+    JSONB orders strings by the database collation, filters compare them in
+    code-point order, so strings sort as a group after the other JSON types,
+    by :func:`order_text`. Comparisons of numbers and booleans are written on
+    this same expression so that one btree (``IndexSpec`` kind ``value``)
+    serves a range and its ordering together. ``path`` appears twice; queries
+    bind it twice.
+    """
+    return sql.SQL("(CASE WHEN jsonb_typeof({x}) = 'string' THEN NULL ELSE {x2} END)").format(
+        x=json_expression(path), x2=json_expression(path_again)
+    )
+
+
+def order_text(path: sql.Composable) -> sql.Composed:
+    """A field's second sort key: its text, by code point (what orders strings)."""
+    return sql.SQL('({} COLLATE "C")').format(text_expression(path))
+
+
 def search_document(config: sql.Composable, paths: Sequence[sql.Composable]) -> sql.Composed:
     """The tsvector text search reads: the listed fields joined, or every string of data."""
     if paths:
@@ -136,6 +156,12 @@ class Compiler:
     def text_at(self, path: tuple[str, ...]) -> sql.Composable:
         return text_expression(self.param(list(path), "text[]"))
 
+    def order_value_at(self, path: tuple[str, ...]) -> sql.Composable:
+        return order_value(self.param(list(path), "text[]"), self.param(list(path), "text[]"))
+
+    def order_text_at(self, path: tuple[str, ...]) -> sql.Composable:
+        return order_text(self.param(list(path), "text[]"))
+
     # -- criteria -----------------------------------------------------------
 
     def where(self, criteria: Criteria, depth: int = 0) -> sql.Composable:
@@ -190,28 +216,25 @@ class Compiler:
         kind = _kind(value)
         if kind == "time":
             return self.time_compare(field_.path, op, value)
-        if kind == "number":
+        if kind in ("number", "boolean"):
+            # On the sort key (numbers and booleans are themselves there), so an
+            # index on the field's sort keys serves the range and its ordering.
             value = normalize(value, str(field_))
-            return sql.SQL("(jsonb_typeof({x}) = 'number' AND {x2} {op} {v})").format(
+            return sql.SQL("(jsonb_typeof({x}) = {kind} AND {key} {op} {v})").format(
                 x=self.json_at(field_.path),
-                x2=self.json_at(field_.path),
+                kind=sql.Literal(kind),
+                key=self.order_value_at(field_.path),
                 op=sql.SQL(op),
                 v=self.param(json_param(value), "jsonb"),
             )
         if kind == "string":
             normalize(value, str(field_))
-            return sql.SQL("(jsonb_typeof({x}) = 'string' AND {t} COLLATE \"C\" {op} {v})").format(
+            return sql.SQL("(jsonb_typeof({x}) = 'string' AND {key} IS NULL AND {t} {op} {v})").format(
                 x=self.json_at(field_.path),
-                t=self.text_at(field_.path),
+                key=self.order_value_at(field_.path),
+                t=self.order_text_at(field_.path),
                 op=sql.SQL(op),
                 v=self.param(value, "text"),
-            )
-        if kind == "boolean":
-            return sql.SQL("(jsonb_typeof({x}) = 'boolean' AND {x2} {op} {v})").format(
-                x=self.json_at(field_.path),
-                x2=self.json_at(field_.path),
-                op=sql.SQL(op),
-                v=self.param(json_param(value), "jsonb"),
             )
         raise InvalidArgument(f"{field_}: a {kind} value cannot be compared with {op}")
 
@@ -282,15 +305,10 @@ class Compiler:
             if item.field.column:
                 keys.append(sql.SQL("{} {}").format(self.column(item.field.column), direction))
                 continue
-            # JSONB orders strings by the database collation; filters compare them in
-            # code-point order. Sort strings as a group after the other JSON types, by
-            # code point, so ordering and filtering agree on every database.
-            keys.append(
-                sql.SQL("(CASE WHEN jsonb_typeof({x}) = 'string' THEN NULL ELSE {x2} END) {d}").format(
-                    x=self.json_at(item.field.path), x2=self.json_at(item.field.path), d=direction
-                )
-            )
-            keys.append(sql.SQL('{} COLLATE "C" {}').format(self.text_at(item.field.path), direction))
+            # Strings sort as a group after the other JSON types, by code point, so
+            # ordering and filtering agree on every database (see order_value).
+            keys.append(sql.SQL("{} {}").format(self.order_value_at(item.field.path), direction))
+            keys.append(sql.SQL("{} {}").format(self.order_text_at(item.field.path), direction))
         keys.append(sql.SQL("created_at ASC"))
         keys.append(sql.SQL("id ASC"))
         return sql.SQL(", ").join(keys)

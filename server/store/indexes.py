@@ -19,14 +19,20 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from server.store.compiler import ANALYZER_ALIASES, json_expression, search_document
+from server.store.compiler import ANALYZER_ALIASES, order_text, order_value, search_document
 from server.store.criteria import Field
 from server.store.errors import InvalidArgument
 
 
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
-    """``value``: a btree on one field (ranges, ordering); ``text``: full-text search over fields."""
+    """``value``: a btree on one field's sort keys (ranges, ordering); ``text``: full-text search over fields.
+
+    A value index holds ``(tenant, sort keys of the field, created_at, id)``:
+    exactly a query's ``ORDER BY field`` with its tie-breakers, so a range on
+    the field ordered by it reads the first page from the index and stops,
+    whatever the collection's size.
+    """
 
     collection: str
     kind: str
@@ -44,23 +50,29 @@ class IndexSpec:
 
     @property
     def name(self) -> str:
-        digest = hashlib.sha1(repr((self.collection, self.kind, self.fields, self.analyzer)).encode()).hexdigest()
+        identity: tuple[object, ...] = (self.collection, self.kind, self.fields, self.analyzer)
+        if self.kind == "value":
+            identity += ("sort keys",)  # value indexes once held the bare JSON value: new shape, new name
+        digest = hashlib.sha1(repr(identity).encode()).hexdigest()
         return f"idx_documents_{self.kind}_{digest[:16]}"
 
     def definition(self) -> sql.Composed:
         paths = [sql.SQL("{}::text[]").format(sql.Literal(list(Field.parse(f).path))) for f in self.fields]
         if self.kind == "value":
-            method, expression = sql.SQL("btree"), json_expression(paths[0])
+            method = sql.SQL("btree")
+            keys = sql.SQL("tenant, {}, {}, created_at, id").format(
+                order_value(paths[0], paths[0]), order_text(paths[0])
+            )
         else:
             config = sql.SQL("{}::regconfig").format(sql.Literal(ANALYZER_ALIASES.get(self.analyzer, self.analyzer)))
-            method, expression = sql.SQL("gin"), search_document(config, paths)
+            method, keys = sql.SQL("gin"), sql.SQL("({})").format(search_document(config, paths))
         return sql.SQL(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON documents USING {method} (({expression}))"
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON documents USING {method} ({keys})"
             " WHERE collection = {collection}"
         ).format(
             name=sql.Identifier(self.name),
             method=method,
-            expression=expression,
+            keys=keys,
             collection=sql.Literal(self.collection),
         )
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 from psycopg import sql
 
 from server.store.compiler import Compiler, json_param
-from server.store.criteria import Criteria, Field, MatchAll, OrderBy, Query, coerce, ordering
+from server.store.criteria import And, Compare, Criteria, Field, MatchAll, OrderBy, Query, coerce, ordering
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument, NotFound
 from server.store.json_values import dumps, normalize
@@ -30,6 +30,7 @@ MAX_NAME_LENGTH = 255
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
 MAX_BATCH = 10000
+ORDERED_WALK = 1000
 
 COLUMNS = sql.SQL("id::text AS id, collection, data, created_at, updated_at, version")
 
@@ -62,6 +63,10 @@ class Limits:
     default_page: int = DEFAULT_PAGE
     max_page: int = MAX_PAGE
     max_batch: int = MAX_BATCH
+    #: Documents a filtered query in the default order walks before it searches
+    #: by its filter's indexes (``Statements._walk_then_search``); pages of up to
+    #: a tenth of it take that path.
+    ordered_walk: int = ORDERED_WALK
 
 
 def check_name(value: str, what: str) -> str:
@@ -83,6 +88,20 @@ def to_document(row: tuple[Any, ...]) -> Document:
 
 def _one_document(rows: Rows, _count: int) -> Document | None:
     return to_document(rows[0]) if rows else None
+
+
+def _bounded_by_its_order(query: Query) -> bool:
+    """Whether the filter bounds the first ordering field with a range (alone or in a top-level AND).
+
+    Then reading that field's index in order visits only the range, so the
+    planner may do it without the fence of :meth:`Statements.find`.
+    """
+    if not query.order_by:
+        return False
+    first = query.order_by[0].field
+    criteria = query.criteria
+    conjuncts = criteria.items if isinstance(criteria, And) else (criteria,)
+    return any(isinstance(item, Compare) and item.field == first for item in conjuncts)
 
 
 def _documents(rows: Rows, _count: int) -> list[Document]:
@@ -353,25 +372,38 @@ class Statements:
         return limit, query.offset
 
     def find(self, collection: str, query: Query) -> Statement[list[Document]]:
+        """A page of matching documents, in a statement shaped so no plan depends on a guess.
+
+        - No filter: the collection in order, straight from an index.
+        - Ordered by a field the filter bounds with a range: the field's value
+          index (``IndexSpec`` kind ``value``) reads the range in order and stops.
+        - The default order with a small page: :meth:`_walk_then_search`.
+        - Otherwise a fence (``OFFSET 0``): the filter's own indexes find the
+          matches, which are then ordered and paged. Without it, with a LIMIT,
+          the planner may walk the collection in (created_at, id) order hoping
+          to meet matches soon, and read all of it when they are rare.
+        """
         check_name(collection, "collection")
         limit, offset = self.page(query)
         compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
         condition = compiler.where(query.criteria)
         order = compiler.order_by(query.order_by)
-        matching = sql.SQL("SELECT * FROM documents WHERE tenant = %s AND collection = %s AND {} AND {}").format(
-            self._visible(query.include_deleted), condition
-        )
-        if not isinstance(query.criteria, MatchAll):
-            # A fence (OFFSET 0): the planner finds the matching rows by the filter's own
-            # indexes before it orders and pages them. Otherwise, with a LIMIT, it may
-            # walk the collection in (created_at, id) order hoping to meet matches soon,
-            # which reads the whole collection when they are rare: a planner cliff.
+        visible = self._visible(query.include_deleted)
+        scope = sql.SQL("SELECT * FROM documents WHERE tenant = %s AND collection = %s AND {}").format(visible)
+        matching: sql.Composable = sql.SQL("{} AND {}").format(scope, condition)
+        # Parameters appear in the text in this order: tenant, collection, condition, order, page.
+        params: list[Any] = [self.tenant, collection, *compiler.params, limit, offset]
+        pages = limit + offset
+        if isinstance(query.criteria, MatchAll) or _bounded_by_its_order(query):
+            pass
+        elif not query.order_by and pages * 10 <= self.limits.ordered_walk:
+            matching, walk_params = self._walk_then_search(collection, scope, condition, compiler.params, pages)
+            params = [*walk_params, limit, offset]
+        else:
             matching = sql.SQL("{} OFFSET 0").format(matching)
         statement = sql.SQL("SELECT {} FROM ({}) AS documents ORDER BY {} LIMIT %s OFFSET %s").format(
             COLUMNS, matching, order
         )
-        # Parameters appear in the text in this order: tenant, collection, condition, order, page.
-        params = [self.tenant, collection, *compiler.params, limit, offset]
         if not query.projections:
             return Statement(statement, params, _documents)
         paths = [p.path for p in query.projections if p.column is None]  # columns always come back
@@ -383,6 +415,42 @@ class Statements:
             ]
 
         return Statement(statement, params, projected)
+
+    def _walk_then_search(
+        self,
+        collection: str,
+        scope: sql.Composable,
+        condition: sql.Composable,
+        condition_params: list[Any],
+        wanted: int,
+    ) -> tuple[sql.Composable, list[Any]]:
+        """The first ``wanted`` matches in (created_at, id) order, at a cost that does not grow with the collection.
+
+        First walk the first ``Limits.ordered_walk`` documents in order (the
+        ``idx_documents_order`` index) and keep the matches: if there are
+        ``wanted`` of them they are the answer, since every later document
+        sorts after them. Only when matches are rarer than that does the second
+        arm run (a one-time filter skips it otherwise): the filter's own indexes
+        find every match, and there are few. Common values cost the walk, rare
+        ones the walk plus an index search; neither a planner's estimate nor
+        the collection's size decides.
+        """
+        text = sql.SQL(
+            """
+            WITH early AS MATERIALIZED (
+                SELECT * FROM ({scope} ORDER BY created_at, id LIMIT %s) AS walked
+                WHERE {condition}
+                ORDER BY created_at, id LIMIT %s
+            )
+            SELECT * FROM early WHERE (SELECT count(*) FROM early) >= %s
+            UNION ALL
+            (SELECT * FROM ({scope} AND {condition} OFFSET 0) AS searched WHERE (SELECT count(*) FROM early) < %s)
+            """
+        ).format(scope=scope, condition=condition)
+        scope_params = [self.tenant, collection]
+        walk = self.limits.ordered_walk
+        params = [*scope_params, walk, *condition_params, wanted, wanted, *scope_params, *condition_params, wanted]
+        return text, params
 
     def count(self, collection: str, query: Query) -> Statement[int]:
         check_name(collection, "collection")
