@@ -132,8 +132,17 @@ def test_a_common_value_is_answered_by_the_ordered_walk_and_a_rare_one_by_the_in
     scans = [node for node in nodes if node.get("Relation Name") == "documents"]
     (walk,) = [node for node in scans if node["Actual Loops"] > 0]  # the search arm never ran
     assert walk.get("Index Name") == "idx_documents_order"
-    assert walk["Actual Rows"] <= store._sql.limits.ordered_walk
+    assert walk["Actual Rows"] <= 10 * store._sql.limits.walk_per_result
     rare = Equals(Field.parse("n"), 4321)
     nodes = analyzed(store, store._sql.find(collection, Query(criteria=rare, limit=10)))
     assert [node for node in nodes if node.get("Index Name") == "idx_documents_data" and node["Actual Loops"] == 1]
     assert [d.data["n"] for d in store.query(collection, rare)] == [4321]
+
+
+def test_a_lookup_by_id_reads_the_primary_key_only(seeded: tuple[DocumentStore, str]) -> None:
+    store, collection = seeded
+    by_id = And((Equals(Field.parse("id"), "d1234"), Equals(Field.parse("status"), "active")))
+    for criteria in (Equals(Field.parse("id"), "d1234"), by_id):
+        scans = [node for node in analyzed(store, store._sql.find(collection, Query(criteria=criteria, limit=1)))]
+        used = {node.get("Index Name") for node in scans if node.get("Relation Name") == "documents"}
+        assert used == {"documents_pkey"}

@@ -236,9 +236,9 @@ def test_the_default_order_walk_and_its_fallback_agree_with_sorting_every_match(
 ) -> None:
     """A filtered page in (created_at, id) order is the same whichever arm answers it.
 
-    A walk of 40 documents over 90 of them: common values fill a page from the
-    walk, rare ones (or deep pages) fall back to the index search, and some
-    values sit on the boundary.
+    Walks of 10 to 40 documents over 90 of them: common values fill a page from
+    the walk, rare ones fall back to the index search, deep pages take the
+    fence, and some values sit on the boundary.
     """
     start = datetime(2026, 1, 1, tzinfo=UTC)
     docs = []
@@ -248,7 +248,7 @@ def test_the_default_order_walk_and_its_fallback_agree_with_sorting_every_match(
         docs.append(NewDocument({"g": g, "deleted": n % 11 == 0}, id=f"{n:03d}"[::-1], created_at=created))
     store.create_many(collection, docs)
     store.soft_delete(collection, Equals(Field.parse("deleted"), True))
-    statements = Statements(store._sql.layout, store._sql.tenant, Limits(ordered_walk=40))
+    statements = Statements(store._sql.layout, store._sql.tenant, Limits(ordered_walk=40, walk_per_result=10))
     live = sorted((d for d in docs if not d.data["deleted"]), key=lambda d: (d.created_at, d.id))
     for g in range(5):
         expected = [d.id for d in live if d.data["g"] == g]

@@ -13,6 +13,7 @@ from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from server.store import graph, vectors
+from server.store.coalescing import ReadCoalescer, looked_up_id
 from server.store.criteria import Query
 from server.store.database_errors import translate
 from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
@@ -149,13 +150,19 @@ class AsyncDocumentStore(AsyncOperations):
     """Awaitable twin of DocumentStore; construct it with :meth:`open`."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Any], layout: Layout, statements: Statements, row_level_security: bool = False
+        self,
+        pool: AsyncConnectionPool[Any],
+        layout: Layout,
+        statements: Statements,
+        row_level_security: bool = False,
+        coalescer: ReadCoalescer | None = None,
     ) -> None:
         self._pool = pool
         self._layout = layout
         self._sql = statements
         self._row_level_security = row_level_security
         self._guard = statements.tenant if row_level_security else None
+        self._coalescer = coalescer or ReadCoalescer()
 
     @classmethod
     async def open(
@@ -199,7 +206,7 @@ class AsyncDocumentStore(AsyncOperations):
 
     def for_tenant(self, tenant: str) -> AsyncDocumentStore:
         statements = Statements(self._layout, tenant, self._sql.limits)
-        return AsyncDocumentStore(self._pool, self._layout, statements, self._row_level_security)
+        return AsyncDocumentStore(self._pool, self._layout, statements, self._row_level_security, self._coalescer)
 
     @property
     def pool(self) -> AsyncConnectionPool[Any]:
@@ -211,6 +218,18 @@ class AsyncDocumentStore(AsyncOperations):
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def read(self, collection: str, id: str, *, include_deleted: bool = False) -> Document | None:
+        """One document by id; concurrent reads share statements (``server.store.coalescing``)."""
+        return await self._coalescer.read(self._sql, self._run, collection, id, include_deleted)
+
+    async def find(self, collection: str, query: Query) -> list[Document]:
+        doc_id = looked_up_id(query)
+        if doc_id is None:
+            return await super().find(collection, query)
+        self._sql.page(query)  # a malformed page is refused all the same
+        document = await self.read(collection, doc_id, include_deleted=query.include_deleted)
+        return [] if document is None else [document]
 
     async def _run(self, statement: Statement[T]) -> T:
         if statement.query is None:

@@ -18,7 +18,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 from psycopg import sql
 
 from server.store.compiler import Compiler, json_param
-from server.store.criteria import And, Compare, Criteria, Field, MatchAll, OrderBy, Query, coerce, ordering
+from server.store.criteria import And, Compare, Criteria, Equals, Field, MatchAll, OrderBy, Query, coerce, ordering
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument, NotFound
 from server.store.json_values import dumps, normalize
@@ -30,7 +30,8 @@ MAX_NAME_LENGTH = 255
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
 MAX_BATCH = 10000
-ORDERED_WALK = 1000
+ORDERED_WALK = 20_000
+WALK_PER_RESULT = 400
 
 COLUMNS = sql.SQL("id::text AS id, collection, data, created_at, updated_at, version")
 
@@ -63,10 +64,11 @@ class Limits:
     default_page: int = DEFAULT_PAGE
     max_page: int = MAX_PAGE
     max_batch: int = MAX_BATCH
-    #: Documents a filtered query in the default order walks before it searches
-    #: by its filter's indexes (``Statements._walk_then_search``); pages of up to
-    #: a tenth of it take that path.
+    #: A filtered query in the default order first walks ``walk_per_result``
+    #: documents per document its page needs (``Statements._walk_then_search``),
+    #: at most ``ordered_walk``: pages of up to 50 by default.
     ordered_walk: int = ORDERED_WALK
+    walk_per_result: int = WALK_PER_RESULT
 
 
 def check_name(value: str, what: str) -> str:
@@ -90,17 +92,25 @@ def _one_document(rows: Rows, _count: int) -> Document | None:
     return to_document(rows[0]) if rows else None
 
 
-def _bounded_by_its_order(query: Query) -> bool:
-    """Whether the filter bounds the first ordering field with a range (alone or in a top-level AND).
+def _conjuncts(criteria: Criteria) -> tuple[Criteria, ...]:
+    return criteria.items if isinstance(criteria, And) else (criteria,)
 
-    Then reading that field's index in order visits only the range, so the
-    planner may do it without the fence of :meth:`Statements.find`.
+
+def _needs_no_guard(query: Query) -> bool:
+    """Whether any plan PostgreSQL may pick for this query is a good one.
+
+    True when nothing is filtered, when the filter names an id (the primary
+    key finds it), or when it bounds the first ordering field with a range:
+    reading that field's index in order then visits only the range.
     """
+    conjuncts = _conjuncts(query.criteria)
+    if isinstance(query.criteria, MatchAll) or any(
+        isinstance(item, Equals) and item.field.column == "id" for item in conjuncts
+    ):
+        return True
     if not query.order_by:
         return False
     first = query.order_by[0].field
-    criteria = query.criteria
-    conjuncts = criteria.items if isinstance(criteria, And) else (criteria,)
     return any(isinstance(item, Compare) and item.field == first for item in conjuncts)
 
 
@@ -199,16 +209,22 @@ class Statements:
                             unnest(%s::timestamptz[]), unnest(%s::bigint[]))
                  WITH ORDINALITY AS r(id, data, created, updated, version, position)
             ORDER BY r.position
-            RETURNING {columns}, {announce}
+            RETURNING id::text, created_at, updated_at, version, {announce}
             """
-        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS, announce=announce)
+        ).format(id_type=sql.SQL(self._id_cast()), announce=announce)
         # The data travel as one JSON array: a jsonb[] parameter would escape every quote
         # of every document for PostgreSQL's array syntax, the batch's largest cost.
         params = [collection, self.tenant, ids, json_param(datas), created, updated, versions, *announce_params]
 
         def in_request_order(rows: Rows, _count: int) -> list[Document]:
-            by_id = {row[0]: to_document(row[:6]) for row in rows}
-            return [by_id[doc_id] for doc_id in ids]
+            # The data are what was sent (normalized): reading every document back would
+            # cost the database and the client a JSON round trip for values known here.
+            stored = {row[0]: row[1:4] for row in rows}
+            return [
+                Document(doc_id, collection, data, _aware(created), _aware(updated), int(version))
+                for doc_id, data in zip(ids, datas, strict=True)
+                for created, updated, version in (stored[doc_id],)
+            ]
 
         return Statement(query, params, in_request_order)
 
@@ -363,6 +379,32 @@ class Statements:
         )
         return Statement(query, [self.tenant, collection, key], _one_document)
 
+    def read_many(
+        self, collection: str, doc_ids: Sequence[str], include_deleted: bool = False
+    ) -> Statement[dict[str, Document]]:
+        """The documents of ``doc_ids`` that exist, by the id asked for (one primary-key scan)."""
+        check_name(collection, "collection")
+        asked: dict[str, list[str]] = {}
+        for doc_id in doc_ids:
+            key = self._key_id(doc_id)
+            if key is not None:
+                asked.setdefault(key, []).append(doc_id)
+        if not asked:
+            return Statement(None, (), lambda _rows, _count: {})
+        query = sql.SQL(
+            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = ANY(%s::{}[]) AND {}"
+        ).format(COLUMNS, sql.SQL(self._id_cast()), self._visible(include_deleted))
+
+        def by_id(rows: Rows, _count: int) -> dict[str, Document]:
+            found = {}
+            for row in rows:
+                document = to_document(row)
+                for doc_id in asked.get(document.id, ()):
+                    found[doc_id] = document
+            return found
+
+        return Statement(query, [self.tenant, collection, list(asked)], by_id)
+
     def page(self, query: Query) -> tuple[int, int]:
         limit = self.limits.default_page if not query.limit else query.limit
         if limit < 0 or limit > self.limits.max_page:
@@ -374,7 +416,7 @@ class Statements:
     def find(self, collection: str, query: Query) -> Statement[list[Document]]:
         """A page of matching documents, in a statement shaped so no plan depends on a guess.
 
-        - No filter: the collection in order, straight from an index.
+        - No filter, or an id: straight from an index.
         - Ordered by a field the filter bounds with a range: the field's value
           index (``IndexSpec`` kind ``value``) reads the range in order and stops.
         - The default order with a small page: :meth:`_walk_then_search`.
@@ -394,9 +436,9 @@ class Statements:
         # Parameters appear in the text in this order: tenant, collection, condition, order, page.
         params: list[Any] = [self.tenant, collection, *compiler.params, limit, offset]
         pages = limit + offset
-        if isinstance(query.criteria, MatchAll) or _bounded_by_its_order(query):
+        if _needs_no_guard(query):
             pass
-        elif not query.order_by and pages * 10 <= self.limits.ordered_walk:
+        elif not query.order_by and pages * self.limits.walk_per_result <= self.limits.ordered_walk:
             matching, walk_params = self._walk_then_search(collection, scope, condition, compiler.params, pages)
             params = [*walk_params, limit, offset]
         else:
@@ -426,14 +468,14 @@ class Statements:
     ) -> tuple[sql.Composable, list[Any]]:
         """The first ``wanted`` matches in (created_at, id) order, at a cost that does not grow with the collection.
 
-        First walk the first ``Limits.ordered_walk`` documents in order (the
-        ``idx_documents_order`` index) and keep the matches: if there are
-        ``wanted`` of them they are the answer, since every later document
-        sorts after them. Only when matches are rarer than that does the second
-        arm run (a one-time filter skips it otherwise): the filter's own indexes
-        find every match, and there are few. Common values cost the walk, rare
-        ones the walk plus an index search; neither a planner's estimate nor
-        the collection's size decides.
+        First walk the first ``wanted * Limits.walk_per_result`` documents in
+        order (the ``idx_documents_order`` index) and keep the matches: if
+        there are ``wanted`` of them they are the answer, since every later
+        document sorts after them. Only when matches are rarer than one in
+        ``walk_per_result`` does the second arm run (a one-time filter skips it
+        otherwise): the filter's own indexes find every match, and there are
+        few. Common values cost the walk, rare ones the walk plus an index
+        search; neither a planner's estimate nor the collection's size decides.
         """
         text = sql.SQL(
             """
@@ -448,7 +490,7 @@ class Statements:
             """
         ).format(scope=scope, condition=condition)
         scope_params = [self.tenant, collection]
-        walk = self.limits.ordered_walk
+        walk = wanted * self.limits.walk_per_result
         params = [*scope_params, walk, *condition_params, wanted, wanted, *scope_params, *condition_params, wanted]
         return text, params
 
