@@ -38,6 +38,8 @@ class Settings:
     default_deadline: float = 30.0
     request_id_window: float = 24 * 3600.0
     workers: int = 0
+    #: ``uvloop`` (libuv) or ``asyncio`` (the standard library's loop): see docs/benchmarks.md.
+    event_loop: str = "uvloop"
     #: Set by the parent of ``--workers``: the database it resolved (the embedded one, started once).
     resolved_database_url: str | None = None
     #: Which worker this process is (0 when there is one).
@@ -98,6 +100,12 @@ def _vector_index(text: str) -> str:
     return text
 
 
+def _event_loop(text: str) -> str:
+    if text not in ("uvloop", "asyncio"):
+        raise ValueError(f"{text!r} is not uvloop or asyncio")
+    return text
+
+
 def _flag(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -130,6 +138,11 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
         "PERSISTENCE_WORKERS",
         int,
         "server processes sharing the port (default 0: one per core)",
+    ),
+    "event_loop": (
+        "PERSISTENCE_EVENT_LOOP",
+        _event_loop,
+        "'uvloop' (default; fewer CPU cycles per call) or 'asyncio' (the standard library's loop)",
     ),
     "request_id_window": (
         "PERSISTENCE_REQUEST_ID_WINDOW",
