@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 from bench.catalogue import BY_KEY, CATALOGUE, Rpc
 from bench.loadgen import Point
 
+#: What each technique gave when it went in: kept by hand, copied into docs/benchmarks.md.
+CHANGES = Path(__file__).with_name("changes.md")
+
 if TYPE_CHECKING:
     from bench.run import Results
 
@@ -320,6 +323,11 @@ def markdown(results: Results, chart_name: str) -> str:
     for target in targets(results):
         add(f"| {target.name} | {_verdict(target)} | {target.detail} |")
     add("")
+
+    if CHANGES.exists():
+        # Hand-kept (bench/changes.md): what each technique gave, measured when it went in.
+        add(CHANGES.read_text().rstrip())
+        add("")
 
     add("## How it is measured")
     add("")
