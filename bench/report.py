@@ -357,7 +357,8 @@ def markdown(results: Results, chart_name: str) -> str:
         f" generator, {settings['floor_seconds']} s per point."
     )
     add(
-        "- **PostgreSQL floor**: pgbench (`-M prepared`, clients = calls in flight, 2 threads) running the"
+        "- **PostgreSQL floor**: pgbench (`-M prepared` for the statements the store prepares, `-M extended`"
+        " for the others, as the server sends them; clients = calls in flight, 2 threads) running the"
         " store's own SQL for the RPC (`bench/sqlcases.py`: the statement the server builds, with random values"
         " from pgbench variables, other parameters bound as in the server) in sessions with the server's"
         f" settings (`PGOPTIONS='{results.session_options}'`). pgbench opens one connection per client, where"
@@ -547,9 +548,9 @@ def markdown(results: Results, chart_name: str) -> str:
         add(
             "`EXPLAIN (ANALYZE, BUFFERS)` of the statements the store builds for the equality, range and text"
             " queries, on the seeded data, in a session with the server's settings and the values bound, as the"
-            " server runs them (PostgreSQL plans for those values). Where those settings let PostgreSQL switch"
-            " to a generic plan after five executions (no `plan_cache_mode=force_custom_plan`), the generic plan"
-            " (`force_generic_plan`) is shown as well."
+            " server runs them: unprepared, so PostgreSQL plans each execution for its values. Where the store"
+            " prepares a statement (`Statement.prepare`), which lets PostgreSQL switch to a generic plan after"
+            " five executions, the generic plan (`force_generic_plan`) is shown as well."
         )
         add("")
         for docs, plans in sorted(results.plans.items()):

@@ -478,13 +478,14 @@ class Bench:
         from server.store.statements import Statements
 
         options = sqlcases.server_options(self.url)
-        # Plans as the server's sessions make them: with its settings (e.g. plan_cache_mode).
+        # Plans as the server's sessions make them: with its settings; a generic plan too where
+        # the store prepares the statement (Statement.prepare), as PostgreSQL may then use one.
         with psycopg.connect(self.url, autocommit=True, options=options) as conn:
             statements = Statements(describe(conn), dataset.TENANT)
-            generic = "plan_cache_mode=force_custom_plan" not in options
             plans = []
             for key, case in sqlcases.cases(statements, docs).items():
                 if key in ("equality", "range", "text") and key in self.args.rpc_list:
+                    generic = case.build(case.markers).prepare
                     for label, plan in sqlcases.explain(case, conn, analyze, generic):
                         plans.append((key, label, plan))
         self.results.plans[docs] = plans

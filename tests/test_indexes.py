@@ -20,6 +20,7 @@ from psycopg import sql
 from server.store import Compare, DocumentStore, Field, OrderBy, Query, TextSearch
 from server.store.criteria import And, Equals
 from server.store.indexes import IndexSpec
+from server.store.pool_settings import PoolSettings
 from server.store.statements import Statement
 
 ROWS = 100_000
@@ -146,3 +147,17 @@ def test_a_lookup_by_id_reads_the_primary_key_only(seeded: tuple[DocumentStore, 
         scans = [node for node in analyzed(store, store._sql.find(collection, Query(criteria=criteria, limit=1)))]
         used = {node.get("Index Name") for node in scans if node.get("Relation Name") == "documents"}
         assert used == {"documents_pkey"}
+
+
+def test_only_statements_whose_plan_never_changes_are_prepared(database_url: str) -> None:
+    """Criteria statements stay unprepared (PostgreSQL plans them with their values, so bound paths
+    and collections match expression and partial indexes); reads by id are prepared (no planning)."""
+    with DocumentStore(database_url, tenant="prep-" + uuid.uuid4().hex[:8], pool=PoolSettings(1, 1)) as store:
+        store.create("things", {"n": 1}, id="a")
+        for _ in range(8):  # past psycopg's and PostgreSQL's thresholds for preparing and generic plans
+            assert store.read("things", "a") is not None
+            assert len(store.query("things", Compare(Field.parse("n"), ">=", 0), order_by=["n"])) == 1
+        with store._pool.connection() as conn:
+            prepared = [row[0] for row in conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()]
+    assert any("id = $3::text" in text for text in prepared), prepared
+    assert not [text for text in prepared if "jsonb_typeof" in text], prepared  # the range query

@@ -43,7 +43,7 @@ async def execute(conn: AsyncConnection[Any], statement: Statement[T], tenant: s
         async with asyncio.timeout(None if left is None else left + CLIENT_GRACE):
             if setup is None:
                 async with conn.cursor() as cur:
-                    await cur.execute(statement.query, statement.params)
+                    await cur.execute(statement.query, statement.params, prepare=statement.prepare)
                     rows = await cur.fetchall() if cur.description is not None else []
                     count = cur.rowcount
             else:

@@ -61,10 +61,10 @@ _TIME_TEST = {
 
 
 # -- expressions shared with index definitions (server.store.indexes) ----------------
-# The planner uses an expression index only for an identical expression; with
-# custom plans (plan_cache_mode=force_custom_plan) a bound path parameter becomes
-# the same constant the index was built with, so queries bind their paths and
-# indexes spell them out, through the same builders.
+# The planner uses an expression index only for an identical expression; in a
+# custom plan (criteria statements are never prepared: ``Statement.prepare``) a
+# bound path parameter becomes the same constant the index was built with, so
+# queries bind their paths and indexes spell them out, through the same builders.
 
 
 def json_expression(path: sql.Composable) -> sql.Composed:

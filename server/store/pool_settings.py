@@ -68,10 +68,9 @@ def connection_kwargs(conninfo: str, settings: PoolSettings) -> dict[str, Any]:
     database that silently went away.
     """
     # hnsw.*: vector searches' recall and filtered HNSW scans (server.store.vectors.SESSION_OPTIONS).
-    # plan_cache_mode=force_custom_plan: bound paths and collection names become constants at
-    # plan time, so expression and partial indexes (server.store.indexes) match in every
-    # execution, not only until a prepared statement switches to a generic plan.
-    options = ["-c TimeZone=UTC", "-c plan_cache_mode=force_custom_plan", *SESSION_OPTIONS]
+    # Plans: statements whose values choose their indexes are never prepared, so PostgreSQL
+    # plans each with its values (``Statement.prepare``); no session setting is needed for it.
+    options = ["-c TimeZone=UTC", *SESSION_OPTIONS]
     if settings.statement_timeout is not None:
         options.append(f"-c statement_timeout={max(1, math.ceil(settings.statement_timeout * 1000))}")
     given = conninfo_to_dict(conninfo).get("options")

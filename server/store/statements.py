@@ -52,11 +52,20 @@ class Statement(Generic[T]):
 
     ``query`` is None when the answer is known without asking the database
     (for example a non-UUID id on a table whose ids are UUIDs).
+
+    ``prepare``: the statement's text never changes and its best plan does not
+    depend on its values (reads by id, inserts, updates by id, request ids), so
+    it is prepared on the connection and PostgreSQL may keep one plan for it:
+    planning dominates the database's work for such small statements. Every
+    other statement is sent unprepared, so PostgreSQL plans each execution with
+    its values: a bound field path or collection then matches an expression or
+    partial index, which a generic plan could not.
     """
 
     query: sql.SQL | sql.Composed | None
     params: Sequence[Any]
     result: Callable[[Rows, int], T]
+    prepare: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +99,22 @@ def to_document(row: tuple[Any, ...]) -> Document:
 
 def _one_document(rows: Rows, _count: int) -> Document | None:
     return to_document(rows[0]) if rows else None
+
+
+_RENDERED: dict[tuple[Any, ...], sql.SQL] = {}
+
+
+def _rendered(key: tuple[Any, ...], build: Callable[[], sql.Composable]) -> sql.SQL:
+    """SQL whose text depends only on ``key``, composed once and kept as plain text.
+
+    The hot single-document statements would otherwise be composed and turned
+    into text by psycopg on every call, which costs a read a fifth of its time
+    in the client.
+    """
+    found = _RENDERED.get(key)
+    if found is None:
+        found = _RENDERED[key] = sql.SQL(build().as_string(None))
+    return found
 
 
 def _conjuncts(criteria: Criteria) -> tuple[Criteria, ...]:
@@ -200,8 +225,10 @@ class Statements:
         if len(set(ids)) != len(ids):
             raise InvalidArgument("the batch names the same id more than once")
         announce, announce_params = self._announce(collection)
-        query = sql.SQL(
-            """
+        query = _rendered(
+            ("insert", self._id_cast()),
+            lambda: sql.SQL(
+                """
             INSERT INTO documents (id, collection, tenant, data, created_at, updated_at, version)
             SELECT r.id::{id_type}, %s, %s, r.data, coalesce(r.created, now()),
                    coalesce(r.updated, now()), coalesce(r.version, 1)
@@ -211,7 +238,8 @@ class Statements:
             ORDER BY r.position
             RETURNING id::text, created_at, updated_at, version, {announce}
             """
-        ).format(id_type=sql.SQL(self._id_cast()), announce=announce)
+            ).format(id_type=sql.SQL(self._id_cast()), announce=announce),
+        )
         # The data travel as one JSON array: a jsonb[] parameter would escape every quote
         # of every document for PostgreSQL's array syntax, the batch's largest cost.
         params = [collection, self.tenant, ids, json_param(datas), created, updated, versions, *announce_params]
@@ -226,7 +254,7 @@ class Statements:
                 for created, updated, version in (stored[doc_id],)
             ]
 
-        return Statement(query, params, in_request_order)
+        return Statement(query, params, in_request_order, prepare=True)
 
     def update(
         self, collection: str, doc_id: str, patch: Mapping[str, Any], expected_version: int | None = None
@@ -246,8 +274,10 @@ class Statements:
         if key is None:
             return Statement(None, (), lambda _rows, _count: _missing(collection, doc_id))
         announce, announce_params = self._announce(collection)
-        query = sql.SQL(
-            """
+        query = _rendered(
+            ("update", self._id_cast()),
+            lambda: sql.SQL(
+                """
             WITH current AS (
                 SELECT version FROM documents
                 WHERE tenant = %s AND collection = %s AND id = %s::{id_type} AND {live}
@@ -261,7 +291,8 @@ class Statements:
             SELECT (SELECT version FROM current), changed.*, {announce}
             FROM (SELECT 1) AS one LEFT JOIN changed ON TRUE
             """
-        ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS, live=LIVE, announce=announce)
+            ).format(id_type=sql.SQL(self._id_cast()), columns=COLUMNS, live=LIVE, announce=announce),
+        )
         params = [
             self.tenant,
             collection,
@@ -283,7 +314,7 @@ class Statements:
                 raise Conflict(f"document {doc_id!r} in {collection!r} is at version {found}, not {expected_version}")
             return _missing(collection, doc_id)
 
-        return Statement(query, params, outcome)
+        return Statement(query, params, outcome, prepare=True)
 
     def _delete(self, collection: str, condition: sql.Composable, params: Sequence[Any]) -> Statement[int]:
         """Delete matching live documents; one statement that also announces the change."""
@@ -374,10 +405,13 @@ class Statements:
         key = self._key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: None)
-        query = sql.SQL("SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{} AND {}").format(
-            COLUMNS, sql.SQL(self._id_cast()), self._visible(include_deleted)
+        query = _rendered(
+            ("read", self._id_cast(), include_deleted),
+            lambda: sql.SQL(
+                "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = %s::{} AND {}"
+            ).format(COLUMNS, sql.SQL(self._id_cast()), self._visible(include_deleted)),
         )
-        return Statement(query, [self.tenant, collection, key], _one_document)
+        return Statement(query, [self.tenant, collection, key], _one_document, prepare=True)
 
     def read_many(
         self, collection: str, doc_ids: Sequence[str], include_deleted: bool = False
@@ -391,9 +425,12 @@ class Statements:
                 asked.setdefault(key, []).append(doc_id)
         if not asked:
             return Statement(None, (), lambda _rows, _count: {})
-        query = sql.SQL(
-            "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = ANY(%s::{}[]) AND {}"
-        ).format(COLUMNS, sql.SQL(self._id_cast()), self._visible(include_deleted))
+        query = _rendered(
+            ("read_many", self._id_cast(), include_deleted),
+            lambda: sql.SQL(
+                "SELECT {} FROM documents WHERE tenant = %s AND collection = %s AND id = ANY(%s::{}[]) AND {}"
+            ).format(COLUMNS, sql.SQL(self._id_cast()), self._visible(include_deleted)),
+        )
 
         def by_id(rows: Rows, _count: int) -> dict[str, Document]:
             found = {}
@@ -403,7 +440,7 @@ class Statements:
                     found[doc_id] = document
             return found
 
-        return Statement(query, [self.tenant, collection, list(asked)], by_id)
+        return Statement(query, [self.tenant, collection, list(asked)], by_id, prepare=True)
 
     def page(self, query: Query) -> tuple[int, int]:
         limit = self.limits.default_page if not query.limit else query.limit
@@ -526,7 +563,9 @@ class Statements:
             """
         )
         params = [self.tenant, request_id, rpc, self.tenant, request_id]
-        return Statement(query, params, lambda rows, _count: (bool(rows[0][0]), rows[0][1], _bytes(rows[0][2])))
+        return Statement(
+            query, params, lambda rows, _count: (bool(rows[0][0]), rows[0][1], _bytes(rows[0][2])), prepare=True
+        )
 
     def request_outcome(self, request_id: str) -> Statement[tuple[str | None, bytes | None]]:
         query = sql.SQL("SELECT rpc, response FROM persistence_requests WHERE tenant = %s AND request_id = %s")
@@ -538,7 +577,7 @@ class Statements:
 
     def remember_request(self, request_id: str, response: bytes) -> Statement[None]:
         query = sql.SQL("UPDATE persistence_requests SET response = %s WHERE tenant = %s AND request_id = %s")
-        return Statement(query, [response, self.tenant, request_id], lambda _rows, _count: None)
+        return Statement(query, [response, self.tenant, request_id], lambda _rows, _count: None, prepare=True)
 
     def forget_requests(self, older_than_seconds: float) -> Statement[int]:
         """Drop outcomes older than the retry window (every tenant's: run by the server)."""

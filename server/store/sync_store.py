@@ -48,7 +48,7 @@ def execute(conn: Connection[Any], statement: Statement[T], tenant: str | None =
     try:
         if setup is None:
             with conn.cursor() as cur:
-                cur.execute(statement.query, statement.params)
+                cur.execute(statement.query, statement.params, prepare=statement.prepare)
                 rows = cur.fetchall() if cur.description is not None else []
                 count = cur.rowcount
         else:
