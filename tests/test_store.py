@@ -257,3 +257,22 @@ def test_the_default_order_walk_and_its_fallback_agree_with_sorting_every_match(
                 query = Query(criteria=Equals(Field.parse("g"), g), limit=limit, offset=offset)
                 found = [d.id for d in store._run(statements.find(collection, query))]
                 assert found == expected[offset : offset + limit], (g, limit, offset)
+
+
+def test_forgetting_old_request_ids_touches_one_tenant_only(shared_store: DocumentStore) -> None:
+    tenants = [shared_store.for_tenant(f"forget-{n}-{datetime.now(UTC).timestamp()}") for n in range(2)]
+    for store in tenants:
+        with store.transaction() as tx:
+            tx._run(store._sql.claim_request("old", "Insert"))
+            tx._run(store._sql.claim_request("new", "Insert"))
+    with shared_store._pool.connection() as conn:
+        conn.execute(
+            "UPDATE persistence_requests SET created_at = now() - interval '2 hours'"
+            " WHERE request_id = 'old' AND tenant = ANY(%s)",
+            ([store._sql.tenant for store in tenants],),
+        )
+    first, second = tenants
+    assert first._run(first._sql.forget_requests(3600)) == 1
+    assert second._run(second._sql.request_outcome("old"))[0] == "Insert"  # the other tenant's is kept
+    assert first._run(first._sql.request_outcome("new"))[0] == "Insert"  # and so are young ones
+    assert first._run(first._sql.request_outcome("old")) == (None, None)

@@ -580,12 +580,16 @@ class Statements:
         return Statement(query, [response, self.tenant, request_id], lambda _rows, _count: None, prepare=True)
 
     def forget_requests(self, older_than_seconds: float) -> Statement[int]:
-        """Drop outcomes older than the retry window (every tenant's: run by the server)."""
+        """Drop this tenant's outcomes older than the retry window (the server sweeps tenant by tenant).
+
+        Scoped to the tenant like every other statement, so it stays on one
+        shard where the table is distributed by tenant (docs/scaling.md).
+        """
         query = sql.SQL(
-            "WITH gone AS (DELETE FROM persistence_requests WHERE created_at < now() - %s * interval '1 second'"
-            " RETURNING 1) SELECT count(*) FROM gone"
+            "WITH gone AS (DELETE FROM persistence_requests WHERE tenant = %s"
+            " AND created_at < now() - %s * interval '1 second' RETURNING 1) SELECT count(*) FROM gone"
         )
-        return Statement(query, [older_than_seconds], _first_int)
+        return Statement(query, [self.tenant, older_than_seconds], _first_int)
 
     def durability(self) -> Statement[dict[str, str]]:
         """The settings that decide whether an acknowledged commit survives a crash."""
