@@ -9,7 +9,9 @@ answers are real answers of the server under test, captured by the benchmark,
 so messages have the same sizes. RPCs sharing a method (the ExecuteRawQuery
 queries, the two InsertBatch sizes, the named queries) are told apart by
 :func:`bench.catalogue.discriminator`. ``--reuse-port`` lets several processes
-share the port, as ``persistence-server --workers`` does.
+share the port, as ``persistence-server --workers`` does. ``--database-url``
+makes each handler first run ``SELECT 1`` through a psycopg pool: the least
+any database-backed handler costs, a reference between the two floors.
 """
 
 from __future__ import annotations
@@ -26,19 +28,39 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from psycopg_pool import AsyncConnectionPool
 
 from bench import contract
 from bench.catalogue import discriminator
 
 
-def _handler(method: str, answers: dict[str, Any], default: Any) -> Callable[[Any, Any], Awaitable[Any]]:
-    async def handle(request: Any, _context: Any) -> Any:
+def _handler(
+    method: str, answers: dict[str, Any], default: Any, pool: AsyncConnectionPool[Any] | None
+) -> Callable[[Any, Any], Awaitable[Any]]:
+    if pool is None:
+
+        async def handle(request: Any, _context: Any) -> Any:
+            return answers.get(discriminator(method, request), default)
+
+        return handle
+
+    async def handle_after_a_round_trip(request: Any, _context: Any) -> Any:
+        # The least a database-backed handler does: one prepared statement on a pooled connection.
+        async with pool.connection() as conn:
+            await (await conn.execute("SELECT 1", prepare=True)).fetchall()
         return answers.get(discriminator(method, request), default)
 
-    return handle
+    return handle_after_a_round_trip
 
 
-async def serve(listen: str, answers_file: Path, stubs: Path | None, reuse_port: bool) -> None:
+async def serve(
+    listen: str, answers_file: Path, stubs: Path | None, reuse_port: bool, database_url: str | None = None
+) -> None:
+    pool: AsyncConnectionPool[Any] | None = None
+    if database_url is not None:
+        # As the server's pool: up to 10 autocommit connections.
+        pool = AsyncConnectionPool(database_url, min_size=10, max_size=10, kwargs={"autocommit": True}, open=False)
+        await pool.open(wait=True)
     pb, _pb_grpc = contract.load(stubs)
     canned: dict[str, dict[str, str]] = json.loads(answers_file.read_text())
     service = pb.DESCRIPTOR.services_by_name["PersistencePlatformService"]
@@ -51,7 +73,7 @@ async def serve(listen: str, answers_file: Path, stubs: Path | None, reuse_port:
         }
         default = next(iter(answers.values()), response_type())
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _handler(method.name, answers, default),
+            _handler(method.name, answers, default, pool),
             request_deserializer=request_type.FromString,
             response_serializer=response_type.SerializeToString,
         )
@@ -86,8 +108,9 @@ def main() -> None:
     parser.add_argument("--answers", type=Path, required=True)
     parser.add_argument("--stubs", type=Path)
     parser.add_argument("--reuse-port", action="store_true")
+    parser.add_argument("--database-url", help="before answering, run SELECT 1 through a psycopg pool on this database")
     args = parser.parse_args()
-    asyncio.run(serve(args.listen, args.answers, args.stubs, args.reuse_port))
+    asyncio.run(serve(args.listen, args.answers, args.stubs, args.reuse_port, args.database_url))
 
 
 if __name__ == "__main__":

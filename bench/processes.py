@@ -115,12 +115,16 @@ def persistence_server(database_url: str, workers: int, config: Path, log: Path)
     return Served([command], address, log, expected_serving=workers)
 
 
-def noop_server(stubs: Path | None, answers: Path, processes: int, log: Path) -> Served:
+def noop_server(
+    stubs: Path | None, answers: Path, processes: int, log: Path, database_url: str | None = None
+) -> Served:
     port = free_port()
     address = f"127.0.0.1:{port}"
     command = [sys.executable, "-m", "bench.noop_server", "--listen", address, "--answers", str(answers)]
     if stubs is not None:
         command += ["--stubs", str(stubs)]
+    if database_url is not None:
+        command += ["--database-url", database_url]
     if processes > 1:
         command.append("--reuse-port")
     return Served([command] * processes, address, log, expected_serving=1)

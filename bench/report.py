@@ -108,7 +108,9 @@ def targets(results: Results) -> list[Target]:
             continue
         ratio = point.rate / floor
         verdicts.append(ratio >= 0.8)
-        parts.append(f"{rpc.title} {point.rate:,.0f} / {floor:,.0f} calls/s = {ratio:.0%}")
+        reference = results.noop_db.get(rpc.key, {}).get(top)
+        with_db = f" (no-op + one SELECT 1: {reference.rate / floor:.0%})" if reference is not None else ""
+        parts.append(f"{rpc.title} {point.rate:,.0f} / {floor:,.0f} calls/s = {ratio:.0%}{with_db}")
         involved += [point, results.noop.get(1, {}).get(rpc.key, {}).get(top)]
     found.append(
         Target(
@@ -456,7 +458,9 @@ def markdown(results: Results, chart_name: str) -> str:
     add("")
     add(
         "No-op gRPC server (calls/s; p99 ms; \u26a0: measured while other processes used more than"
-        f" {NOISY:.0%} of a core) and pgbench with the store's SQL (tps; p99 ms):"
+        f" {NOISY:.0%} of a core); as a reference, the same server running one `SELECT 1` through a psycopg"
+        " pool before each answer (the least any database-backed handler does); and pgbench with the store's"
+        " SQL (tps; p99 ms):"
     )
     add("")
     header = " | ".join(f"{level} in flight" for level in levels)
@@ -475,6 +479,13 @@ def markdown(results: Results, chart_name: str) -> str:
             )
             sizes = f"{results.request_bytes.get(rpc.key, 0):,} / {results.answer_bytes.get(rpc.key, 0):,}"
             add(f"| no-op \u00d7{processes}: {rpc.title} | {cells} | {sizes} |")
+    for rpc in CATALOGUE:
+        row = results.noop_db.get(rpc.key)
+        if row:
+            cells = " | ".join(
+                f"{row[level].rate:,.0f}; {_ms(row[level].p99)}" if level in row else "\u2013" for level in levels
+            )
+            add(f"| no-op \u00d71 + one `SELECT 1` per call: {rpc.title} | {cells} | |")
     for key, row in results.pgbench.items():
         cells = " | ".join(
             (f"{row[level].rate:,.0f}; {_ms(row[level].p99)}" if not row[level].errors else "failed")

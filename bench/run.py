@@ -71,6 +71,8 @@ class Results:
     server: dict[int, dict[str, dict[int, Point]]] = field(default_factory=dict)
     #: processes → rpc → in flight → point (the no-op server)
     noop: dict[int, dict[str, dict[int, Point]]] = field(default_factory=dict)
+    #: rpc → in flight → point: the no-op server doing one SELECT 1 per call (a reference, not a floor)
+    noop_db: dict[str, dict[int, Point]] = field(default_factory=dict)
     #: sql case → clients → point
     pgbench: dict[str, dict[int, Point]] = field(default_factory=dict)
     copy: Point | None = None
@@ -105,6 +107,7 @@ class Results:
             "machine": self.machine,
             "server": {str(w): grid(t) for w, t in self.server.items()},
             "noop": {str(w): grid(t) for w, t in self.noop.items()},
+            "noop_db": grid(self.noop_db),
             "pgbench": grid(self.pgbench),
             "copy": self.copy.as_dict() if self.copy else None,
             "library": {k: p.as_dict() for k, p in self.library.items()},
@@ -503,13 +506,18 @@ class Bench:
             key = catalogue.discriminator_of(self.pb, rpc, serialized)
             canned.setdefault(rpc.method, {})[key] = base64.b64encode(self.answers[rpc.key]).decode()
         answers.write_text(json.dumps(canned))
-        runs = [(1, self.args.level_list, self.rpcs())]
+        runs: list[tuple[int, list[int], list[catalogue.Rpc], str | None]] = [
+            (1, self.args.level_list, self.rpcs(), None)
+        ]
         if self.args.multi_workers > 1:
-            runs.append((self.args.multi_workers, self.args.level_list[-1:], self.rpcs(_headline())))
+            runs.append((self.args.multi_workers, self.args.level_list[-1:], self.rpcs(_headline()), None))
+        # A reference between the floors: the no-op server plus one SELECT 1 per call.
+        runs.append((1, self.args.level_list[-1:], self.rpcs(_headline()), self.url))
         warmup = min(self.args.warmup, 0.3)
-        for count, levels, rpcs in runs:
-            served = processes.noop_server(self.stubs, answers, count, self.scratch / f"noop-{count}.log")
-            table = self.results.noop.setdefault(count, {})
+        for count, levels, rpcs, database_url in runs:
+            log = self.scratch / f"noop-{count}{'-db' if database_url else ''}.log"
+            served = processes.noop_server(self.stubs, answers, count, log, database_url)
+            table = self.results.noop_db if database_url else self.results.noop.setdefault(count, {})
             try:
                 for rpc in rpcs:
                     for level in levels:
@@ -523,7 +531,7 @@ class Bench:
                             name=f"no-op {rpc.key}",
                         )
                         table.setdefault(rpc.key, {})[level] = point
-                        self.say(f"no-op x{count} " + _line(rpc.key, point))
+                        self.say(f"no-op x{count}{' + SELECT 1' if database_url else ''} " + _line(rpc.key, point))
             finally:
                 served.stop()
 
