@@ -55,6 +55,8 @@ def test_platform_info_describes_this_server(client: Any, pb: ModuleType, server
     assert isinstance(answer.configuration, struct_pb2.Struct)
     assert answer.configuration["listen"] == server.address
     assert answer.configuration["database_url"]
+    assert answer.configuration["protobuf_backend"] == "upb"  # checked at start-up; pure Python is far slower
+    assert answer.configuration["event_loop"] == "uvloop"
 
 
 @dataclass(frozen=True)
