@@ -41,6 +41,11 @@ class Guard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self.access = access
         self.limiter = limiter
 
+    @property
+    def checks_anything(self) -> bool:
+        """Without tokens or a rate limit every call passes unchanged, and the server needs no guard."""
+        return self.verifier is not None or self.limiter is not None
+
     async def intercept_service(  # type: ignore[override]  # grpc returns None for unknown methods
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
