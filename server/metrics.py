@@ -43,12 +43,17 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[str, tuple[Any, Any]] = {}
         for prefix, source in (stats or {}).items():
             self.registry.register(_StatsCollector(prefix, source))
 
     def observe(self, method: str, seconds: float, error_code: str | None) -> None:
-        self.calls.labels(method).inc()
-        self.latency.labels(method).observe(seconds)
+        children = self._children.get(method)
+        if children is None:  # labels() looks the series up under a lock: once per method is enough
+            children = self._children[method] = (self.calls.labels(method), self.latency.labels(method))
+        calls, latency = children
+        calls.inc()
+        latency.observe(seconds)
         if error_code is not None:
             self.errors.labels(method, error_code).inc()
 
