@@ -39,25 +39,27 @@ from stubs import persistence_platform_pb2 as pb
 
 
 def value_to_python(value: struct_pb2.Value) -> Any:
+    # Kinds in order of how common they are in documents; this runs for every value of every record.
     kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        number = value.number_value
+        if number.is_integer() and -(2**53) <= number <= 2**53:
+            return int(number)
+        return number
     if kind == "struct_value":
         return struct_to_dict(value.struct_value)
     if kind == "list_value":
         return [value_to_python(item) for item in value.list_value.values]
-    if kind == "number_value":
-        number = value.number_value
-        if number.is_integer() and abs(number) <= 2**53:
-            return int(number)
-        return number
-    if kind == "string_value":
-        return value.string_value
     if kind == "bool_value":
         return value.bool_value
     return None  # null_value, or a Value with no kind set
 
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: value_to_python(item) for key, item in struct.fields.items()}
+    fields = struct.fields  # indexing the map is cheaper than its items() view
+    return {key: value_to_python(fields[key]) for key in fields}
 
 
 def dict_to_struct(data: dict[str, Any], target: struct_pb2.Struct) -> None:
