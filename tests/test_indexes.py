@@ -134,6 +134,7 @@ def test_a_common_value_is_answered_by_the_ordered_walk_and_a_rare_one_by_the_in
     (walk,) = [node for node in scans if node["Actual Loops"] > 0]  # the search arm never ran
     assert walk.get("Index Name") == "idx_documents_order"
     assert walk["Actual Rows"] <= 10 * store._sql.limits.walk_per_result
+    assert len(scans) == 3  # the walk, the end-of-collection check and the search: only the walk ran
     rare = Equals(Field.parse("n"), 4321)
     nodes = analyzed(store, store._sql.find(collection, Query(criteria=rare, limit=10)))
     assert [node for node in nodes if node.get("Index Name") == "idx_documents_data" and node["Actual Loops"] == 1]

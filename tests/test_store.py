@@ -248,15 +248,17 @@ def test_the_default_order_walk_and_its_fallback_agree_with_sorting_every_match(
         docs.append(NewDocument({"g": g, "deleted": n % 11 == 0}, id=f"{n:03d}"[::-1], created_at=created))
     store.create_many(collection, docs)
     store.soft_delete(collection, Equals(Field.parse("deleted"), True))
-    statements = Statements(store._sql.layout, store._sql.tenant, Limits(ordered_walk=40, walk_per_result=10))
     live = sorted((d for d in docs if not d.data["deleted"]), key=lambda d: (d.created_at, d.id))
-    for g in range(5):
-        expected = [d.id for d in live if d.data["g"] == g]
-        for limit in (1, 2, 3, 4):
-            for offset in (0, 1, 3):
-                query = Query(criteria=Equals(Field.parse("g"), g), limit=limit, offset=offset)
-                found = [d.id for d in store._run(statements.find(collection, query))]
-                assert found == expected[offset : offset + limit], (g, limit, offset)
+    # Walks shorter than the collection, then walks that reach its end (no search needed).
+    for limits in (Limits(ordered_walk=40, walk_per_result=10), Limits(ordered_walk=800, walk_per_result=100)):
+        statements = Statements(store._sql.layout, store._sql.tenant, limits)
+        for g in range(5):
+            expected = [d.id for d in live if d.data["g"] == g]
+            for limit in (1, 2, 3, 4):
+                for offset in (0, 1, 3):
+                    query = Query(criteria=Equals(Field.parse("g"), g), limit=limit, offset=offset)
+                    found = [d.id for d in store._run(statements.find(collection, query))]
+                    assert found == expected[offset : offset + limit], (limits, g, limit, offset)
 
 
 def test_forgetting_old_request_ids_touches_one_tenant_only(shared_store: DocumentStore) -> None:

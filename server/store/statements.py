@@ -18,7 +18,20 @@ from typing import Any, Generic, NoReturn, TypeVar
 from psycopg import sql
 
 from server.store.compiler import Compiler, json_param
-from server.store.criteria import And, Compare, Criteria, Equals, Field, MatchAll, OrderBy, Query, coerce, ordering
+from server.store.criteria import (
+    And,
+    Compare,
+    Criteria,
+    Equals,
+    Field,
+    MatchAll,
+    Or,
+    OrderBy,
+    Query,
+    TextSearch,
+    coerce,
+    ordering,
+)
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument, NotFound
 from server.store.json_values import dumps, normalize
@@ -31,7 +44,8 @@ DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
 MAX_BATCH = 10000
 ORDERED_WALK = 20_000
-WALK_PER_RESULT = 400
+WALK_PER_RESULT = 200
+WALK_PER_TEXT_RESULT = 25
 
 COLUMNS = sql.SQL("id::text AS id, collection, data, created_at, updated_at, version")
 
@@ -74,10 +88,12 @@ class Limits:
     max_page: int = MAX_PAGE
     max_batch: int = MAX_BATCH
     #: A filtered query in the default order first walks ``walk_per_result``
-    #: documents per document its page needs (``Statements._walk_then_search``),
-    #: at most ``ordered_walk``: pages of up to 50 by default.
+    #: documents per document its page needs (``walk_per_text_result`` when it
+    #: searches text, which costs far more per document), at most
+    #: ``ordered_walk`` (``Statements._walk_then_search``).
     ordered_walk: int = ORDERED_WALK
     walk_per_result: int = WALK_PER_RESULT
+    walk_per_text_result: int = WALK_PER_TEXT_RESULT
 
 
 def check_name(value: str, what: str) -> str:
@@ -115,6 +131,12 @@ def _rendered(key: tuple[Any, ...], build: Callable[[], sql.Composable]) -> sql.
     if found is None:
         found = _RENDERED[key] = sql.SQL(build().as_string(None))
     return found
+
+
+def _searches_text(criteria: Criteria) -> bool:
+    if isinstance(criteria, TextSearch):
+        return True
+    return isinstance(criteria, (And, Or)) and any(_searches_text(item) for item in criteria.items)
 
 
 def _conjuncts(criteria: Criteria) -> tuple[Criteria, ...]:
@@ -475,8 +497,8 @@ class Statements:
         pages = limit + offset
         if _needs_no_guard(query):
             pass
-        elif not query.order_by and pages * self.limits.walk_per_result <= self.limits.ordered_walk:
-            matching, walk_params = self._walk_then_search(collection, scope, condition, compiler.params, pages)
+        elif not query.order_by and (walk := self._walk_length(query.criteria, pages)) is not None:
+            matching, walk_params = self._walk_then_search(collection, scope, condition, compiler.params, pages, walk)
             params = [*walk_params, limit, offset]
         else:
             matching = sql.SQL("{} OFFSET 0").format(matching)
@@ -495,6 +517,12 @@ class Statements:
 
         return Statement(statement, params, projected)
 
+    def _walk_length(self, criteria: Criteria, wanted: int) -> int | None:
+        """Documents to walk for ``wanted`` matches, or None when the page is too deep for a walk."""
+        per = self.limits.walk_per_text_result if _searches_text(criteria) else self.limits.walk_per_result
+        walk = wanted * per
+        return walk if walk <= self.limits.ordered_walk else None
+
     def _walk_then_search(
         self,
         collection: str,
@@ -502,17 +530,21 @@ class Statements:
         condition: sql.Composable,
         condition_params: list[Any],
         wanted: int,
+        walk: int,
     ) -> tuple[sql.Composable, list[Any]]:
         """The first ``wanted`` matches in (created_at, id) order, at a cost that does not grow with the collection.
 
-        First walk the first ``wanted * Limits.walk_per_result`` documents in
-        order (the ``idx_documents_order`` index) and keep the matches: if
-        there are ``wanted`` of them they are the answer, since every later
-        document sorts after them. Only when matches are rarer than one in
-        ``walk_per_result`` does the second arm run (a one-time filter skips it
-        otherwise): the filter's own indexes find every match, and there are
-        few. Common values cost the walk, rare ones the walk plus an index
-        search; neither a planner's estimate nor the collection's size decides.
+        First walk the first ``walk`` documents in order (the
+        ``idx_documents_order`` index) and keep the matches: if there are
+        ``wanted`` of them they are the answer, since every later document
+        sorts after them; so are they if the walk reached the collection's end.
+        Only otherwise, when matches are rarer than ``wanted`` in ``walk``,
+        does the second arm run (a one-time filter skips it otherwise): the
+        filter's own indexes find every match, and there are few. A common
+        value costs part of the walk, a rare one the walk plus an index search;
+        neither a planner's estimate nor the collection's size decides.
+        (PostgreSQL evaluates each ``(SELECT count(*) ...)`` only when the
+        condition needs it, so a walk that met its matches early stops there.)
         """
         text = sql.SQL(
             """
@@ -520,15 +552,29 @@ class Statements:
                 SELECT * FROM ({scope} ORDER BY created_at, id LIMIT %s) AS walked
                 WHERE {condition}
                 ORDER BY created_at, id LIMIT %s
+            ), whole AS MATERIALIZED (  -- whether the walk saw the whole collection: read only if needed
+                SELECT count(*) < %s AS seen FROM ({scope} ORDER BY created_at, id LIMIT %s) AS walked
             )
-            SELECT * FROM early WHERE (SELECT count(*) FROM early) >= %s
+            SELECT * FROM early WHERE (SELECT count(*) FROM early) >= %s OR (SELECT seen FROM whole)
             UNION ALL
-            (SELECT * FROM ({scope} AND {condition} OFFSET 0) AS searched WHERE (SELECT count(*) FROM early) < %s)
+            (SELECT * FROM ({scope} AND {condition} OFFSET 0) AS searched
+             WHERE (SELECT count(*) FROM early) < %s AND NOT (SELECT seen FROM whole))
             """
         ).format(scope=scope, condition=condition)
         scope_params = [self.tenant, collection]
-        walk = wanted * self.limits.walk_per_result
-        params = [*scope_params, walk, *condition_params, wanted, wanted, *scope_params, *condition_params, wanted]
+        params = [
+            *scope_params,
+            walk,
+            *condition_params,
+            wanted,
+            walk,
+            *scope_params,
+            walk,
+            wanted,
+            *scope_params,
+            *condition_params,
+            wanted,
+        ]
         return text, params
 
     def count(self, collection: str, query: Query) -> Statement[int]:
