@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from psycopg import sql
 
+from server.named.loader import CatalogError, parse
 from server.store import Compare, DocumentStore, Field, OrderBy, Query, TextSearch
 from server.store.criteria import And, Equals
 from server.store.indexes import IndexSpec
@@ -162,3 +163,19 @@ def test_only_statements_whose_plan_never_changes_are_prepared(database_url: str
             prepared = [row[0] for row in conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()]
     assert any("id = $3::text" in text for text in prepared), prepared
     assert not [text for text in prepared if "jsonb_typeof" in text], prepared  # the range query
+
+
+def test_a_collection_of_its_own_for_equality_filters(seeded: tuple[DocumentStore, str]) -> None:
+    """The table's GIN index spans every collection; an equality index holds one collection's documents."""
+    store, collection = seeded
+    catalog = parse(f"indexes:\n  - {{collection: {collection}, equality: true}}\n")
+    (spec,) = catalog.indexes
+    assert spec == IndexSpec(collection, "equality", ())
+    store.ensure_indexes([spec])
+    with store._pool.connection() as conn:
+        conn.execute("ANALYZE documents")
+    two_fields = And((Equals(Field.parse("status"), "gone"), Equals(Field.parse("city"), "city-7")))
+    assert spec.name in find(store, collection, two_fields)
+    assert spec.name not in find(store, "other-1", two_fields)  # partial: other collections use the table's
+    with pytest.raises(CatalogError, match="equality"):
+        parse(f"indexes:\n  - {{collection: {collection}, equality: yes-please}}\n")

@@ -226,7 +226,11 @@ def _indexes(context: _Context, root: Mapping[str, Any], tables: Mapping[str, An
     specs: list[IndexSpec] = []
     entries = root.get("indexes") or []
     if not isinstance(entries, list):
-        raise context.fail(root, "'indexes' must be a list of {collection, field} or {collection, text: [...]}")
+        raise context.fail(
+            root,
+            "'indexes' must be a list of {collection, field}, {collection, text: [...]}"
+            " or {collection, equality: true}",
+        )
     for entry in entries:
         try:
             if not isinstance(entry, Mapping) or "collection" not in entry:
@@ -240,6 +244,10 @@ def _indexes(context: _Context, root: Mapping[str, Any], tables: Mapping[str, An
                         str(entry["collection"]), "text", tuple(map(str, fields)), str(entry.get("analyzer", "simple"))
                     )
                 )
+            elif "equality" in entry:
+                if entry["equality"] is not True:
+                    raise ValueError("'equality: true' gives the collection its own index for equality filters")
+                specs.append(IndexSpec(str(entry["collection"]), "equality", ()))
             else:
                 specs.append(IndexSpec(str(entry["collection"]), "value", (str(entry["field"]),)))
         except (ValueError, KeyError, StoreError) as exc:

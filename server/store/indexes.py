@@ -26,12 +26,16 @@ from server.store.errors import InvalidArgument
 
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
-    """``value``: a btree on one field's sort keys (ranges, ordering); ``text``: full-text search over fields.
+    """``value``: a btree on one field's sort keys (ranges, ordering); ``text``: full-text search over fields;
+    ``equality``: the collection's own GIN index of ``data`` (equality filters).
 
     A value index holds ``(tenant, sort keys of the field, created_at, id)``:
     exactly a query's ``ORDER BY field`` with its tie-breakers, so a range on
     the field ordered by it reads the first page from the index and stops,
-    whatever the collection's size.
+    whatever the collection's size. The table's GIN index spans every
+    collection: an equality filter pays for the matches of other collections
+    that hold the same values (and every write's documents); an equality
+    index holds only its collection's.
     """
 
     collection: str
@@ -40,10 +44,12 @@ class IndexSpec:
     analyzer: str = "simple"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("value", "text"):
-            raise InvalidArgument(f"index kind {self.kind!r}: use 'value' or 'text'")
+        if self.kind not in ("value", "text", "equality"):
+            raise InvalidArgument(f"index kind {self.kind!r}: use 'value', 'text' or 'equality'")
         if self.kind == "value" and len(self.fields) != 1:
             raise InvalidArgument("a value index covers exactly one field")
+        if self.kind == "equality" and self.fields:
+            raise InvalidArgument("an equality index covers all of data: it names no fields")
         for name in self.fields:
             if Field.parse(name).column is not None:
                 raise InvalidArgument(f"{name!r} is a record column; its index already exists")
@@ -58,11 +64,15 @@ class IndexSpec:
 
     def definition(self) -> sql.Composed:
         paths = [sql.SQL("{}::text[]").format(sql.Literal(list(Field.parse(f).path))) for f in self.fields]
+        keys: sql.Composable
         if self.kind == "value":
             method = sql.SQL("btree")
             keys = sql.SQL("tenant, {}, {}, created_at, id").format(
                 order_value(paths[0], paths[0]), order_text(paths[0])
             )
+        elif self.kind == "equality":
+            # As the table's own GIN index (server.store.schema), for one collection.
+            method, keys = sql.SQL("gin"), sql.SQL("data jsonb_path_ops")
         else:
             config = sql.SQL("{}::regconfig").format(sql.Literal(ANALYZER_ALIASES.get(self.analyzer, self.analyzer)))
             method, keys = sql.SQL("gin"), sql.SQL("({})").format(search_document(config, paths))

@@ -543,8 +543,10 @@ class Statements:
         filter's own indexes find every match, and there are few. A common
         value costs part of the walk, a rare one the walk plus an index search;
         neither a planner's estimate nor the collection's size decides.
-        (PostgreSQL evaluates each ``(SELECT count(*) ...)`` only when the
-        condition needs it, so a walk that met its matches early stops there.)
+        (PostgreSQL evaluates each ``(SELECT ...)`` only when the condition
+        needs it, so a walk that met its matches early stops there, and
+        ``whole``, whether the walk saw the whole collection, is only read
+        when it did not.)
         """
         text = sql.SQL(
             """
@@ -552,7 +554,7 @@ class Statements:
                 SELECT * FROM ({scope} ORDER BY created_at, id LIMIT %s) AS walked
                 WHERE {condition}
                 ORDER BY created_at, id LIMIT %s
-            ), whole AS MATERIALIZED (  -- whether the walk saw the whole collection: read only if needed
+            ), whole AS MATERIALIZED (
                 SELECT count(*) < %s AS seen FROM ({scope} ORDER BY created_at, id LIMIT %s) AS walked
             )
             SELECT * FROM early WHERE (SELECT count(*) FROM early) >= %s OR (SELECT seen FROM whole)
