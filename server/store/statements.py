@@ -44,7 +44,7 @@ DEFAULT_PAGE = 1000
 MAX_PAGE = 10000
 MAX_BATCH = 10000
 ORDERED_WALK = 20_000
-WALK_PER_RESULT = 200
+WALK_PER_RESULT = 400
 WALK_PER_TEXT_RESULT = 25
 
 COLUMNS = sql.SQL("id::text AS id, collection, data, created_at, updated_at, version")
