@@ -58,9 +58,9 @@ bench: $(STAMP)
 	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(ARGS)
 	@echo "== vector search: HNSW (pgvector) and exact scans (docs/vector-graph.md)"
-	$(BIN)/python bench/vector_search.py $(if $(findstring --quick,$(ARGS)),--rows 5000 --queries 5 --exact-queries 1,--exact-queries 3)
+	$(BIN)/python -m bench.vector_search $(if $(findstring --quick,$(ARGS)),--rows 5000 --queries 5 --exact-queries 1,--exact-queries 3)
 	@echo "== migrate import: rows/s from JSON Lines and from an entities table (docs/cutover.md)"
-	$(BIN)/python bench/migrate_import.py $(if $(findstring --quick,$(ARGS)),--rows 10000)
+	$(BIN)/python -m bench.migrate_import $(if $(findstring --quick,$(ARGS)),--rows 10000)
 
 ## Ten minutes of mixed load with 20 % client cancellations; fails if memory, fds or DB connections grow.
 soak: $(STAMP)

@@ -20,6 +20,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +89,21 @@ def _as_owner(command: list[str]) -> None:
         subprocess.run(command, check=True, capture_output=True, preexec_fn=demote, env={"LC_ALL": "C.UTF-8"})
     else:
         subprocess.run(command, check=True, capture_output=True)
+
+
+@contextmanager
+def given_or_own() -> Iterator[str]:
+    """The database named by ``TEST_DATABASE_URL`` (or ``POSTGRES_CONNECTION_STRING``), else one of
+    the benchmark's own, stopped before its directory is removed (a running server still writes there)."""
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("POSTGRES_CONNECTION_STRING")
+    if url:
+        yield url
+        return
+    database = start()
+    try:
+        yield database.url
+    finally:
+        database.stop()
 
 
 def start() -> Database:

@@ -1,6 +1,6 @@
 """Benchmark: import 100,000 rows with ``persistence-server migrate import``, from JSON Lines and from a table.
 
-    .venv/bin/python bench/migrate_import.py [--rows 100000] [--source jsonl|table|both]
+    .venv/bin/python -m bench.migrate_import [--rows 100000] [--source jsonl|table|both]
 
 The database is $TEST_DATABASE_URL, else $POSTGRES_CONNECTION_STRING, else an
 embedded PostgreSQL in a temporary directory. Rows go to a throwaway tenant
@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -27,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from bench import database
 from server.migrate.cli import main as migrate
 from server.store import DocumentStore
 
@@ -83,12 +83,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5000)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="migrate-bench-") as scratch:
-        url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("POSTGRES_CONNECTION_STRING")
-        if not url:
-            from server import embedded
-
-            url = embedded.start(Path(scratch) / "postgres")
+    with tempfile.TemporaryDirectory(prefix="migrate-bench-") as scratch, database.given_or_own() as url:
         tenant = "bench-" + uuid.uuid4().hex[:10]
         common = ["--database-url", url, "--tenant", tenant, "--batch-size", str(args.batch_size)]
         common += ["--reject-file", str(Path(scratch) / "rejects.jsonl")]

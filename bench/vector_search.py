@@ -1,6 +1,6 @@
 """Benchmark: top-10 vector search over 100,000 384-dimension vectors, HNSW and exact.
 
-    .venv/bin/python bench/vector_search.py [--rows 100000] [--dimensions 384] [--queries 50]
+    .venv/bin/python -m bench.vector_search [--rows 100000] [--dimensions 384] [--queries 50]
                                             [--data clustered|uniform|both] [--exact-queries 5]
 
 The database is $TEST_DATABASE_URL, else $POSTGRES_CONNECTION_STRING, else an
@@ -24,19 +24,17 @@ than any other point); its recall is reported for honesty, not as a target.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from bench import database
 from server.store import DocumentStore
 from server.store.vectors import IndexKey, IndexSettings, build_index
 
@@ -57,15 +55,6 @@ def vectors(
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def database_url(directory: Path) -> str:
-    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("POSTGRES_CONNECTION_STRING")
-    if url:
-        return url
-    from server import embedded
-
-    return embedded.start(directory / "postgres")
 
 
 def run(url: str, kind: str, rows: int, dimensions: int, queries: int, exact_queries: int) -> dict[str, Any]:
@@ -151,8 +140,7 @@ def main() -> None:
     parser.add_argument("--exact-queries", type=int, default=5)
     parser.add_argument("--data", choices=("clustered", "uniform", "both"), default="clustered")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-vectors-") as directory:
-        url = database_url(Path(directory))
+    with database.given_or_own() as url:
         kinds = ("clustered", "uniform") if options.data == "both" else (options.data,)
         for kind in kinds:
             report = run(url, kind, options.rows, options.dimensions, options.queries, options.exact_queries)
