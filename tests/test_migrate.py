@@ -532,7 +532,7 @@ def test_progress_lines_when_not_a_terminal(
 def test_benchmark_script_runs(database_url: str) -> None:
     """``make bench`` works (on a small count here; the 100k figure is for the benchmark itself)."""
     result = subprocess.run(
-        [sys.executable, "bench/migrate_import.py", "--rows", "2000"],
+        [sys.executable, "-m", "bench.migrate_import", "--rows", "2000"],
         cwd=ROOT,
         env={**os.environ, "TEST_DATABASE_URL": database_url},
         capture_output=True,
