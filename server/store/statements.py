@@ -494,14 +494,16 @@ class Statements:
         matching: sql.Composable = sql.SQL("{} AND {}").format(scope, condition)
         # Parameters appear in the text in this order: tenant, collection, condition, order, page.
         params: list[Any] = [self.tenant, collection, *compiler.params, limit, offset]
-        pages = limit + offset
-        if _needs_no_guard(query):
-            pass
-        elif not query.order_by and (walk := self._walk_length(query.criteria, pages)) is not None:
-            matching, walk_params = self._walk_then_search(collection, scope, condition, compiler.params, pages, walk)
-            params = [*walk_params, limit, offset]
-        else:
-            matching = sql.SQL("{} OFFSET 0").format(matching)
+        if not _needs_no_guard(query):
+            wanted = limit + offset
+            walk = None if query.order_by else self._walk_length(query.criteria, wanted)
+            if walk is None:
+                matching = sql.SQL("{} OFFSET 0").format(matching)
+            else:  # the default order has no parameters: the condition's are all there are
+                matching, walk_params = self._walk_then_search(
+                    collection, scope, condition, compiler.params, wanted, walk
+                )
+                params = [*walk_params, limit, offset]
         statement = sql.SQL("SELECT {} FROM ({}) AS documents ORDER BY {} LIMIT %s OFFSET %s").format(
             COLUMNS, matching, order
         )
