@@ -25,7 +25,7 @@ from server.store.criteria import Equals, Query
 from server.store.deadlines import CLIENT_GRACE, remaining
 from server.store.document import Document
 from server.store.errors import Unavailable
-from server.store.statements import Statement, Statements
+from server.store.statements import Statement, Statements, check_name
 
 T = TypeVar("T")
 Runner = Callable[[Statement[T]], Awaitable[T]]
@@ -64,8 +64,10 @@ class ReadCoalescer:
     async def read(
         self, statements: Statements, run: Runner[dict[str, Document]], collection: str, doc_id: str, deleted: bool
     ) -> Document | None:
-        if statements.read(collection, doc_id, deleted).query is None:
-            return None  # checked as a read alone is (bad names fail this call only); cannot exist
+        # The checks a read alone makes, before joining a batch: a bad name fails this call only.
+        check_name(collection, "collection")
+        if statements.key_id(doc_id) is None:
+            return None  # cannot exist in this table (a non-UUID id where ids are UUIDs)
         left = remaining()  # refuses a call whose deadline has passed, as a statement would
         key = (statements.tenant, collection, deleted)
         lane = self._lanes.setdefault(key, _Lane())

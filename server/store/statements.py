@@ -190,7 +190,7 @@ class Statements:
         self.tenant = check_name(tenant, "tenant")
         self.limits = limits
 
-    def _key_id(self, doc_id: str) -> str | None:
+    def key_id(self, doc_id: str) -> str | None:
         """The id as the table can hold it; None when it cannot exist there."""
         check_name(doc_id, "id")
         if self.layout.id_is_uuid:
@@ -230,7 +230,7 @@ class Statements:
             else:
                 doc_id = check_name(doc.id, f"{where} id")
                 if self.layout.id_is_uuid:
-                    canonical = self._key_id(doc_id)
+                    canonical = self.key_id(doc_id)
                     if canonical is None:
                         raise InvalidArgument(f"{where} id {doc_id!r}: this table stores UUID ids")
                     doc_id = canonical
@@ -292,7 +292,7 @@ class Statements:
             raise InvalidArgument("updates must be an object")
         _refuse_reserved(patch, "updates")
         patch = normalize(patch, "updates")
-        key = self._key_id(doc_id)
+        key = self.key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: _missing(collection, doc_id))
         announce, announce_params = self._announce(collection)
@@ -354,7 +354,7 @@ class Statements:
 
     def delete_one(self, collection: str, doc_id: str) -> Statement[int]:
         check_name(collection, "collection")
-        key = self._key_id(doc_id)
+        key = self.key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: 0)
         return self._delete(collection, sql.SQL("id = %s::{}").format(sql.SQL(self._id_cast())), [key])
@@ -424,7 +424,7 @@ class Statements:
 
     def read(self, collection: str, doc_id: str, include_deleted: bool = False) -> Statement[Document | None]:
         check_name(collection, "collection")
-        key = self._key_id(doc_id)
+        key = self.key_id(doc_id)
         if key is None:
             return Statement(None, (), lambda _rows, _count: None)
         query = _rendered(
@@ -442,7 +442,7 @@ class Statements:
         check_name(collection, "collection")
         asked: dict[str, list[str]] = {}
         for doc_id in doc_ids:
-            key = self._key_id(doc_id)
+            key = self.key_id(doc_id)
             if key is not None:
                 asked.setdefault(key, []).append(doc_id)
         if not asked:
@@ -623,6 +623,7 @@ class Statements:
             query,
             [self.tenant, request_id],
             lambda rows, _count: (rows[0][0], _bytes(rows[0][1])) if rows else (None, None),
+            prepare=True,
         )
 
     def remember_request(self, request_id: str, response: bytes) -> Statement[None]:
