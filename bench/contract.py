@@ -1,6 +1,6 @@
 """The ORIGINAL contract's messages and service, generated at run time as callers compiled them.
 
-Like ``tests/conftest.py``: ``grpc_tools.protoc`` turns
+The tests use it too (``tests/conftest.py``). ``grpc_tools.protoc`` turns
 ``../shared/contract/persistence_platform.proto`` into Python in a temporary
 directory. Where that file is missing, the project's ``stubs`` package (same
 wire format) stands in.

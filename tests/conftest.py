@@ -29,11 +29,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+# The contract exactly as the old platform's callers have it, never the project's copy.
+from bench.contract import ORIGINAL_CONTRACT, generate
 from server.store import DocumentStore
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The contract exactly as the old platform's callers have it, never the project's copy.
-ORIGINAL_CONTRACT = ROOT.parent / "shared" / "contract" / "persistence_platform.proto"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -87,21 +87,8 @@ def collection() -> str:
 @pytest.fixture(scope="session")
 def contract(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModuleType, ModuleType]:
     """(messages, grpc) modules generated now from the ORIGINAL contract file."""
-    out = tmp_path_factory.mktemp("original_contract")
-    from grpc_tools import protoc
-
-    include = Path(protoc.__file__).parent / "_proto"
-    status = protoc.main(
-        [
-            "protoc",
-            f"-I{ORIGINAL_CONTRACT.parent}",
-            f"-I{include}",
-            f"--python_out={out}",
-            f"--grpc_python_out={out}",
-            ORIGINAL_CONTRACT.name,
-        ]
-    )
-    assert status == 0, "protoc failed on the original contract"
+    out = generate(tmp_path_factory.mktemp("original_contract"))
+    assert out is not None, f"the original contract is missing: {ORIGINAL_CONTRACT}"  # never the stubs here
     sys.path.insert(0, str(out))
     try:
         return importlib.import_module("persistence_platform_pb2"), importlib.import_module(
