@@ -94,16 +94,16 @@ class Settings:
         return shown
 
 
-def _vector_index(text: str) -> str:
-    if text not in ("hnsw", "exact"):
-        raise ValueError(f"{text!r} is not hnsw or exact")
-    return text
+def _one_of(*choices: str) -> Callable[[str], str]:
+    """A flag type accepting exactly ``choices``; its name is what argparse and the errors show."""
 
+    def check(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{text!r} is not {' or '.join(choices)}")
+        return text
 
-def _event_loop(text: str) -> str:
-    if text not in ("uvloop", "asyncio"):
-        raise ValueError(f"{text!r} is not uvloop or asyncio")
-    return text
+    check.__name__ = " or ".join(choices)
+    return check
 
 
 def _flag(text: str) -> bool:
@@ -141,7 +141,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     ),
     "event_loop": (
         "PERSISTENCE_EVENT_LOOP",
-        _event_loop,
+        _one_of("uvloop", "asyncio"),
         "'uvloop' (default; fewer CPU cycles per call) or 'asyncio' (the standard library's loop)",
     ),
     "request_id_window": (
@@ -156,7 +156,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "log_level": ("PERSISTENCE_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
     "vector_index": (
         "PERSISTENCE_VECTOR_INDEX",
-        _vector_index,
+        _one_of("hnsw", "exact"),
         "'hnsw': HNSW indexes where pgvector is installed (default); 'exact': vector searches always scan",
     ),
     "auth": ("PERSISTENCE_AUTH", str, "'jwt' requires a bearer token on every call (default 'none')"),
