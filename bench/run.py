@@ -476,15 +476,22 @@ class Bench:
                 table[rpc.key] = point
                 self.say(f"{docs:,} documents: " + _line(rpc.key, point))
 
-    def explain(self, docs: int, analyze: bool) -> None:
+    def statements(self, conn: psycopg.Connection[Any]) -> Any:
+        """The store's statements as the server writes them once its declared indexes are built."""
+        from server.named.loader import parse
         from server.store.schema import describe
         from server.store.statements import Statements
 
+        statements = Statements(describe(conn), dataset.TENANT)
+        statements.indexes.add(parse(catalogue.NAMED_CONFIG).indexes)
+        return statements
+
+    def explain(self, docs: int, analyze: bool) -> None:
         options = sqlcases.server_options(self.url)
         # Plans as the server's sessions make them: with its settings; a generic plan too where
         # the store prepares the statement (Statement.prepare), as PostgreSQL may then use one.
         with psycopg.connect(self.url, autocommit=True, options=options) as conn:
-            statements = Statements(describe(conn), dataset.TENANT)
+            statements = self.statements(conn)
             plans = []
             for key, case in sqlcases.cases(statements, docs).items():
                 if key in ("equality", "range", "text") and key in self.args.rpc_list:
@@ -537,14 +544,11 @@ class Bench:
 
     def pgbench_floor(self) -> None:
         assert self.load is not None
-        from server.store.schema import describe
-        from server.store.statements import Statements
-
         wanted = {rpc.sql for rpc in self.rpcs() if rpc.sql and rpc.sql != "copy"}
         options = sqlcases.server_options(self.url)
         self.results.session_options = options
         with psycopg.connect(self.url, autocommit=True) as conn:
-            statements = Statements(describe(conn), dataset.TENANT)
+            statements = self.statements(conn)
             cases = sqlcases.cases(statements, self.args.docs)
             runs = [(key, case) for key, case in cases.items() if key in wanted]
             # What the change announcement in every write costs the database:

@@ -32,7 +32,7 @@ from server.platform_info import PlatformInfo
 from server.query_cache import QueryCache
 from server.security import SecurityConfigError, build_guard, server_credentials
 from server.service import PersistenceService
-from server.store import AsyncDocumentStore, DocumentStore, Limits, PoolSettings, StoreError, vectors
+from server.store import AsyncDocumentStore, Limits, PoolSettings, StoreError, vectors
 from server.store.changes import ChangeFeed
 from stubs import persistence_platform_pb2 as pb
 from stubs import persistence_platform_pb2_grpc as pb_grpc
@@ -202,7 +202,7 @@ async def start(settings: Settings) -> Running:
     running = Running(server, store, health_servicer, port, named, feed, settings.config, service)
     await running.set_health(True)
     running.background = [
-        asyncio.create_task(_build_indexes(settings.schema_database_url or url, catalog)),
+        asyncio.create_task(_build_indexes(store, settings.schema_database_url or url, catalog)),
         asyncio.create_task(_watch_database(running, settings.health_interval)),
         asyncio.create_task(_sweep_request_ids(service, settings.request_id_window)),
     ]
@@ -219,17 +219,12 @@ async def start(settings: Settings) -> Running:
     return running
 
 
-async def _build_indexes(conninfo: str, catalog: Catalog) -> None:
+async def _build_indexes(store: AsyncDocumentStore, schema_conninfo: str, catalog: Catalog) -> None:
     """Build the indexes the configuration declares, in the background: serving starts at once."""
     if not catalog.indexes:
         return
-
-    def build() -> list[str]:
-        with DocumentStore(conninfo, pool=PoolSettings(1, 1)) as store:
-            return store.ensure_indexes(catalog.indexes)
-
     try:
-        created = await asyncio.to_thread(build)
+        created = await store.ensure_indexes(catalog.indexes, schema_conninfo=schema_conninfo)
     except StoreError as exc:
         log.warning("could not build the declared indexes (queries still work, unindexed): %s", exc)
         return

@@ -8,6 +8,7 @@ store's own SQL.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -18,9 +19,9 @@ import pytest
 from psycopg import sql
 
 from server.named.loader import CatalogError, parse
-from server.store import Compare, DocumentStore, Field, OrderBy, Query, TextSearch
+from server.store import AsyncDocumentStore, Compare, DocumentStore, Field, OrderBy, Query, TextSearch
 from server.store.criteria import And, Equals
-from server.store.indexes import IndexSpec
+from server.store.indexes import BuiltIndexes, IndexSpec
 from server.store.pool_settings import PoolSettings
 from server.store.statements import Statement
 
@@ -179,3 +180,92 @@ def test_a_collection_of_its_own_for_equality_filters(seeded: tuple[DocumentStor
     assert spec.name not in find(store, "other-1", two_fields)  # partial: other collections use the table's
     with pytest.raises(CatalogError, match="equality"):
         parse(f"indexes:\n  - {{collection: {collection}, equality: yes-please}}\n")
+
+
+def own_view(store: DocumentStore) -> DocumentStore:
+    """The same pool and tenant with a registry of built indexes of its own, so no other test plans for them."""
+    return DocumentStore(tenant=store._sql.tenant, _shared=(store._pool, store._layout, BuiltIndexes()))
+
+
+def test_an_equality_index_answers_its_fields_a_page_at_a_time(seeded: tuple[DocumentStore, str]) -> None:
+    """Equality on exactly the index's fields, default order: one index range, no sort, one page read."""
+    store, collection = own_view(seeded[0]), seeded[1]
+    spec = IndexSpec(collection, "equality", ("status", "city"))
+    two_fields = And((Equals(Field.parse("city"), "city-7"), Equals(Field.parse("status"), "gone")))
+    guarded = store._sql.find(collection, Query(criteria=two_fields, limit=10))
+    store.ensure_indexes([spec])
+    with store._pool.connection() as conn:
+        conn.execute("ANALYZE documents")
+    for offset in (0, 10):
+        query = Query(criteria=two_fields, limit=10, offset=offset)
+        nodes = analyzed(store, store._sql.find(collection, query))
+        assert not [node for node in nodes if node["Node Type"] == "Sort"]
+        (scan,) = [node for node in nodes if node.get("Relation Name") == "documents"]
+        assert scan.get("Index Name") == spec.name
+        assert scan["Actual Rows"] <= 10 + offset
+    # The same documents as the guarded statement (the GIN index and a sort) finds.
+    assert store._run(guarded) == store.query(collection, two_fields, limit=10)
+    # Any other filter keeps the guarded shapes: one field, or another condition besides.
+    for other in (
+        Equals(Field.parse("status"), "gone"),
+        And((*two_fields.items, Compare(Field.parse("n"), ">", 5))),
+    ):
+        assert spec.name not in find(store, collection, other)
+
+
+def test_an_equality_index_matches_what_containment_matches(shared_store: DocumentStore) -> None:
+    """The index compares JSON values; the store's equality is containment. For scalars they agree."""
+    store = own_view(shared_store.for_tenant("eqi-" + uuid.uuid4().hex[:8]))
+    collection = "tricky"
+    docs = [
+        {"a": "x", "b": 5},
+        {"a": "x", "b": 5.0},
+        {"a": ["x"], "b": 5},
+        {"a": "x", "b": [5]},
+        {"a": "x", "b": "5"},
+        {"a": "x"},
+        {"a": None, "b": 5},
+        {"a": "x", "b": True},
+        {"a": {"x": 1}, "b": 5},
+    ]
+    store.create_many(collection, docs)
+    filters = [
+        And((Equals(Field.parse("a"), value), Equals(Field.parse("b"), other)))
+        for value in ("x", None)
+        for other in (5, 5.0, "5", True, None)
+    ]
+    before = [[d.id for d in store.query(collection, f)] for f in filters]
+    store.ensure_indexes([IndexSpec(collection, "equality", ("a", "b"))])
+    assert "#>" in str(store._sql.find(collection, Query(criteria=filters[0])).query)
+    assert [[d.id for d in store.query(collection, f)] for f in filters] == before
+    assert list(map(len, before)) == [2, 2, 1, 1, 0, 1, 1, 0, 0, 0]  # 5 and 5.0 are one number: real matches
+    store.delete_collection(collection)
+
+
+def test_equality_index_declarations(seeded: tuple[DocumentStore, str]) -> None:
+    _, collection = seeded
+    catalog = parse(f"indexes:\n  - {{collection: {collection}, equality: [status, profile.city]}}\n")
+    assert catalog.indexes == (IndexSpec(collection, "equality", ("status", "profile.city")),)
+    for bad in ("[]", "[status, status]", "[id]", "[1]", "status"):
+        with pytest.raises(CatalogError, match=r"equality|once|column"):
+            parse(f"indexes:\n  - {{collection: {collection}, equality: {bad}}}\n")
+
+
+def test_the_async_store_plans_for_the_indexes_it_built(database_url: str) -> None:
+    """The server builds declared indexes in the background; every tenant's queries use them once built."""
+    spec = IndexSpec("async-eq-" + uuid.uuid4().hex[:8], "equality", ("kind",))
+    query = Query(criteria=Equals(Field.parse("kind"), "a"), limit=5)
+
+    async def scenario() -> tuple[str, str]:
+        store = await AsyncDocumentStore.open(database_url)
+        try:
+            tenant = store.for_tenant("async-eq")
+            before = str(tenant._sql.find(spec.collection, query).query)
+            assert await store.ensure_indexes([spec]) == [spec.name]
+            return before, str(tenant._sql.find(spec.collection, query).query)
+        finally:
+            await store.close()
+
+    before, after = asyncio.run(scenario())
+    assert "early" in before and "early" not in after  # the walk, then the index range
+    assert "#>" in after

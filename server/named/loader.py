@@ -228,8 +228,8 @@ def _indexes(context: _Context, root: Mapping[str, Any], tables: Mapping[str, An
     if not isinstance(entries, list):
         raise context.fail(
             root,
-            "'indexes' must be a list of {collection, field}, {collection, text: [...]}"
-            " or {collection, equality: true}",
+            "'indexes' must be a list of {collection, field}, {collection, text: [...]},"
+            " {collection, equality: true} or {collection, equality: [...]}",
         )
     for entry in entries:
         try:
@@ -245,9 +245,16 @@ def _indexes(context: _Context, root: Mapping[str, Any], tables: Mapping[str, An
                     )
                 )
             elif "equality" in entry:
-                if entry["equality"] is not True:
-                    raise ValueError("'equality: true' gives the collection its own index for equality filters")
-                specs.append(IndexSpec(str(entry["collection"]), "equality", ()))
+                equality = entry["equality"]
+                if equality is True:
+                    specs.append(IndexSpec(str(entry["collection"]), "equality", ()))
+                elif isinstance(equality, list) and equality and all(isinstance(f, str) for f in equality):
+                    specs.append(IndexSpec(str(entry["collection"]), "equality", tuple(equality)))
+                else:
+                    raise ValueError(
+                        "'equality: true' gives the collection its own index for equality filters;"
+                        " 'equality: [field, ...]' one for filters of equalities on exactly those fields"
+                    )
             else:
                 specs.append(IndexSpec(str(entry["collection"]), "value", (str(entry["field"]),)))
         except (ValueError, KeyError, StoreError) as exc:

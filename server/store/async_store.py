@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from server.store.database_errors import translate
 from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument
+from server.store.indexes import IndexSpec
 from server.store.pool_settings import PoolSettings, check_async_connection, connection_kwargs
 from server.store.schema import Layout
 from server.store.statements import Limits, Statement, Statements, new_documents
@@ -205,8 +206,28 @@ class AsyncDocumentStore(AsyncOperations):
         return cls(async_pool, layout, Statements(layout, tenant, limits), row_level_security)
 
     def for_tenant(self, tenant: str) -> AsyncDocumentStore:
-        statements = Statements(self._layout, tenant, self._sql.limits)
+        statements = Statements(self._layout, tenant, self._sql.limits, self._sql.indexes)
         return AsyncDocumentStore(self._pool, self._layout, statements, self._row_level_security, self._coalescer)
+
+    async def ensure_indexes(self, specs: Sequence[IndexSpec], *, schema_conninfo: str | None = None) -> list[str]:
+        """Build the declared indexes that are missing (as ``schema_conninfo``, if given); then plan for them.
+
+        The build runs on a short-lived blocking store in a thread, as
+        :meth:`open` creates the table: ``CREATE INDEX CONCURRENTLY`` waits for
+        every open transaction, so it must not hold this store's pool.
+        """
+
+        conninfo = schema_conninfo or self._pool.conninfo
+        if not isinstance(conninfo, str):  # open() always gives its pool a string
+            raise InvalidArgument("this store's pool computes its conninfo: give schema_conninfo")
+
+        def build() -> list[str]:
+            with DocumentStore(conninfo, pool=PoolSettings(1, 1)) as store:
+                return store.ensure_indexes(specs)
+
+        created = await asyncio.to_thread(build)
+        self._sql.indexes.add(specs)
+        return created
 
     @property
     def pool(self) -> AsyncConnectionPool[Any]:

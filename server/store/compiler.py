@@ -128,6 +128,21 @@ def _kind(value: Any) -> str:
     raise InvalidArgument(f"a {type(value).__name__} cannot be a filter value")
 
 
+def exactly_comparable(equals: Equals) -> bool:
+    """Whether ``data @> {path: value}`` means the same as ``data #> path = value``.
+
+    It does for a scalar value on a path of plain keys: containment only
+    differs for arrays and objects (an array contains its elements), and
+    ``#>`` reads digit segments as array positions. The second form is what
+    an equality index (``IndexSpec`` kind ``equality`` with fields) holds.
+    """
+    return (
+        equals.field.column is None
+        and _kind(equals.value) in ("string", "number", "boolean", "null")
+        and not any(ARRAY_POSITION.match(segment) for segment in equals.field.path)
+    )
+
+
 @dataclass
 class Compiler:
     """Accumulates bind parameters while it turns a criteria tree into SQL.
@@ -209,6 +224,11 @@ class Compiler:
         for segment in reversed(field_.path):
             nested = {segment: nested}
         return sql.SQL("(data @> {})").format(self.param(json_param(nested), "jsonb"))
+
+    def exact_equality(self, equals: Equals) -> sql.Composable:
+        """``equals`` on the field's JSON value, as an equality index holds it (see :func:`exactly_comparable`)."""
+        value = normalize(equals.value, str(equals.field))
+        return sql.SQL("({} = {})").format(self.json_at(equals.field.path), self.param(json_param(value), "jsonb"))
 
     def compare(self, field_: Field, op: str, value: Any) -> sql.Composable:
         if field_.column is not None:

@@ -13,21 +13,25 @@ considers it for that collection's queries.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import Connection, sql
 
-from server.store.compiler import ANALYZER_ALIASES, order_text, order_value, search_document
+from server.store.compiler import ANALYZER_ALIASES, json_expression, order_text, order_value, search_document
 from server.store.criteria import Field
 from server.store.errors import InvalidArgument
+
+#: A btree holds at most 32 columns; an equality index uses three besides its fields.
+MAX_EQUALITY_FIELDS = 16
 
 
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
     """``value``: a btree on one field's sort keys (ranges, ordering); ``text``: full-text search over fields;
-    ``equality``: the collection's own GIN index of ``data`` (equality filters).
+    ``equality``: without fields, the collection's own GIN index of ``data`` (equality filters); with
+    fields, a btree that answers a filter of equalities on exactly those fields page by page.
 
     A value index holds ``(tenant, sort keys of the field, created_at, id)``:
     exactly a query's ``ORDER BY field`` with its tie-breakers, so a range on
@@ -36,6 +40,14 @@ class IndexSpec:
     collection: an equality filter pays for the matches of other collections
     that hold the same values (and every write's documents); an equality
     index holds only its collection's.
+
+    An equality index with fields holds ``(tenant, each field's JSON value,
+    created_at, id)``. A GIN index finds every match, which must then be
+    sorted for the default order: a value shared by a thousandth of a million
+    documents costs a thousand rows for a page of ten. With every field fixed
+    by the filter, this btree is already in the default order, so the page is
+    the first rows of one index range, whatever the collection's size
+    (``Statements.find``).
     """
 
     collection: str
@@ -48,8 +60,10 @@ class IndexSpec:
             raise InvalidArgument(f"index kind {self.kind!r}: use 'value', 'text' or 'equality'")
         if self.kind == "value" and len(self.fields) != 1:
             raise InvalidArgument("a value index covers exactly one field")
-        if self.kind == "equality" and self.fields:
-            raise InvalidArgument("an equality index covers all of data: it names no fields")
+        if len(set(self.fields)) != len(self.fields):
+            raise InvalidArgument("an index names each field once")
+        if self.kind == "equality" and len(self.fields) > MAX_EQUALITY_FIELDS:
+            raise InvalidArgument(f"an equality index covers at most {MAX_EQUALITY_FIELDS} fields")
         for name in self.fields:
             if Field.parse(name).column is not None:
                 raise InvalidArgument(f"{name!r} is a record column; its index already exists")
@@ -70,6 +84,10 @@ class IndexSpec:
             keys = sql.SQL("tenant, {}, {}, created_at, id").format(
                 order_value(paths[0], paths[0]), order_text(paths[0])
             )
+        elif self.kind == "equality" and self.fields:
+            # The expressions Compiler.exact_equality compares, then the default order.
+            method = sql.SQL("btree")
+            keys = sql.SQL("tenant, {}, created_at, id").format(sql.SQL(", ").join(map(json_expression, paths)))
         elif self.kind == "equality":
             # As the table's own GIN index (server.store.schema), for one collection.
             method, keys = sql.SQL("gin"), sql.SQL("data jsonb_path_ops")
@@ -85,6 +103,29 @@ class IndexSpec:
             keys=keys,
             collection=sql.Literal(self.collection),
         )
+
+
+class BuiltIndexes:
+    """The declared indexes a store has seen built, which its statements may rely on.
+
+    Only an equality index with fields changes how a query is written (its
+    page is read straight from the index, without the guards of
+    ``Statements.find``), and that shape is only safe once the index exists;
+    until a store has built or checked it, its queries keep the guarded
+    shapes. One instance is shared by a store and its per-tenant views.
+    """
+
+    def __init__(self) -> None:
+        self._ordered_equalities: set[tuple[str, frozenset[tuple[str, ...]]]] = set()
+
+    def add(self, specs: Iterable[IndexSpec]) -> None:
+        for spec in specs:
+            if spec.kind == "equality" and spec.fields:
+                self._ordered_equalities.add((spec.collection, frozenset(Field.parse(f).path for f in spec.fields)))
+
+    def orders_equalities(self, collection: str, paths: frozenset[tuple[str, ...]]) -> bool:
+        """Whether an index answers equality on exactly these paths in the default order."""
+        return (collection, paths) in self._ordered_equalities
 
 
 def ensure_indexes(conn: Connection[Any], specs: Sequence[IndexSpec]) -> list[str]:

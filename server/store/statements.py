@@ -17,7 +17,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 from psycopg import sql
 
-from server.store.compiler import Compiler, json_param
+from server.store.compiler import Compiler, exactly_comparable, json_param
 from server.store.criteria import (
     And,
     Compare,
@@ -34,6 +34,7 @@ from server.store.criteria import (
 )
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument, NotFound
+from server.store.indexes import BuiltIndexes
 from server.store.json_values import dumps, normalize
 from server.store.schema import Layout
 
@@ -183,12 +184,15 @@ def _first_int(rows: Rows, _count: int) -> int:
 
 
 class Statements:
-    """Builds statements for one table layout, one tenant."""
+    """Builds statements for one table layout, one tenant, knowing which declared indexes are built."""
 
-    def __init__(self, layout: Layout, tenant: str, limits: Limits = Limits()) -> None:
+    def __init__(
+        self, layout: Layout, tenant: str, limits: Limits = Limits(), indexes: BuiltIndexes | None = None
+    ) -> None:
         self.layout = layout
         self.tenant = check_name(tenant, "tenant")
         self.limits = limits
+        self.indexes = BuiltIndexes() if indexes is None else indexes
 
     def key_id(self, doc_id: str) -> str | None:
         """The id as the table can hold it; None when it cannot exist there."""
@@ -476,6 +480,9 @@ class Statements:
         """A page of matching documents, in a statement shaped so no plan depends on a guess.
 
         - No filter, or an id: straight from an index.
+        - The default order and a filter of equalities on exactly the fields of
+          a built equality index: that index holds them in the default order,
+          so the page is the start of one index range.
         - Ordered by a field the filter bounds with a range: the field's value
           index (``IndexSpec`` kind ``value``) reads the range in order and stops.
         - The default order with a small page: :meth:`_walk_then_search`.
@@ -487,14 +494,15 @@ class Statements:
         check_name(collection, "collection")
         limit, offset = self.page(query)
         compiler = Compiler(id_is_uuid=self.layout.id_is_uuid)
-        condition = compiler.where(query.criteria)
+        indexed = None if query.order_by else self._on_equality_index(collection, query.criteria, compiler)
+        condition = compiler.where(query.criteria) if indexed is None else indexed
         order = compiler.order_by(query.order_by)
         visible = self._visible(query.include_deleted)
         scope = sql.SQL("SELECT * FROM documents WHERE tenant = %s AND collection = %s AND {}").format(visible)
         matching: sql.Composable = sql.SQL("{} AND {}").format(scope, condition)
         # Parameters appear in the text in this order: tenant, collection, condition, order, page.
         params: list[Any] = [self.tenant, collection, *compiler.params, limit, offset]
-        if not _needs_no_guard(query):
+        if indexed is None and not _needs_no_guard(query):
             wanted = limit + offset
             walk = None if query.order_by else self._walk_length(query.criteria, wanted)
             if walk is None:
@@ -518,6 +526,21 @@ class Statements:
             ]
 
         return Statement(statement, params, projected)
+
+    def _on_equality_index(self, collection: str, criteria: Criteria, compiler: Compiler) -> sql.Composable | None:
+        """The filter written on a built equality index's expressions, or None when no such index covers it.
+
+        Only a filter made of nothing but equalities on exactly the index's
+        fields qualifies: any other condition would have to be checked row by
+        row along the index range, which is the cost the guards exist to bound.
+        """
+        conjuncts = _conjuncts(criteria)
+        equalities = [item for item in conjuncts if isinstance(item, Equals) and exactly_comparable(item)]
+        if not equalities or len(equalities) != len(conjuncts):
+            return None
+        if not self.indexes.orders_equalities(collection, frozenset(item.field.path for item in equalities)):
+            return None
+        return sql.SQL("({})").format(sql.SQL(" AND ").join(compiler.exact_equality(item) for item in equalities))
 
     def _walk_length(self, criteria: Criteria, wanted: int) -> int | None:
         """Documents to walk for ``wanted`` matches, or None when the page is too deep for a walk."""

@@ -21,7 +21,7 @@ from server.store.criteria import And, Criteria, Field, OrderBy, Query, VectorNe
 from server.store.database_errors import translate
 from server.store.deadlines import pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
-from server.store.indexes import IndexSpec, ensure_indexes
+from server.store.indexes import BuiltIndexes, IndexSpec, ensure_indexes
 from server.store.pool_settings import PoolSettings, check_connection, connection_kwargs
 from server.store.schema import Layout, ensure_schema
 from server.store.statements import Limits, Statement, Statements, build_query, new_documents
@@ -199,7 +199,7 @@ class DocumentStore(Operations):
         row_level_security: bool = False,
         schema_conninfo: str | None = None,
         grant_to: str | None = None,
-        _shared: tuple[ConnectionPool[Any], Layout] | None = None,
+        _shared: tuple[ConnectionPool[Any], Layout, BuiltIndexes] | None = None,
     ) -> None:
         if _shared is None:
             self._pool: ConnectionPool[Any] = ConnectionPool(
@@ -222,11 +222,12 @@ class DocumentStore(Operations):
                 self._pool.close()
                 raise (translate(exc) or exc) from exc
             self._owns_pool = True
+            built = BuiltIndexes()
         else:
-            self._pool, layout = _shared
+            self._pool, layout, built = _shared
             self._owns_pool = False
         self._layout = layout
-        self._sql = Statements(layout, tenant, limits)
+        self._sql = Statements(layout, tenant, limits, built)
         self._row_level_security = row_level_security
         self._guard = tenant if row_level_security else None
 
@@ -236,7 +237,7 @@ class DocumentStore(Operations):
             tenant=tenant,
             limits=self._sql.limits,
             row_level_security=self._row_level_security,
-            _shared=(self._pool, self._layout),
+            _shared=(self._pool, self._layout, self._sql.indexes),
         )
 
     def close(self) -> None:
@@ -277,15 +278,21 @@ class DocumentStore(Operations):
             raise error from exc
 
     def ensure_indexes(self, specs: Sequence[IndexSpec]) -> list[str]:
-        """Build the declared secondary indexes that are missing (see ``server.store.indexes``)."""
+        """Build the declared secondary indexes that are missing (see ``server.store.indexes``).
+
+        Once they all exist, this store's queries (and its tenants') may be
+        written for them.
+        """
         try:
             with self._pool.connection() as conn:
-                return ensure_indexes(conn, specs)
+                created = ensure_indexes(conn, specs)
         except Exception as exc:
             error = translate(exc)
             if error is None:
                 raise
             raise error from exc
+        self._sql.indexes.add(specs)
+        return created
 
     def ping(self) -> float:
         """Seconds one trivial query takes; raises Unavailable when the database does not answer."""
