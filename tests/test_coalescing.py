@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from server.store import AsyncDocumentStore, DocumentStore, Equals, Field, InvalidArgument, NewDocument, Query
-from server.store.coalescing import ReadCoalescer
+from server.store.coalescing import InsertCoalescer, ReadCoalescer
 from server.store.deadlines import deadline_after
 from server.store.errors import Unavailable
 from server.store.statements import Statement
@@ -88,3 +88,94 @@ def test_a_reader_stops_waiting_at_its_deadline(database_url: str, shared_store:
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_concurrent_inserts_share_statements_and_each_get_their_document(
+    database_url: str, shared_store: DocumentStore, collection: str
+) -> None:
+    async def scenario() -> tuple[list[Any], list[int]]:
+        store = await AsyncDocumentStore.open(database_url)
+        batches: list[int] = []
+
+        async def counted(statement: Statement[Any]) -> Any:
+            batches.append(len(statement.params[2]))  # the ids
+            await asyncio.sleep(0.01)  # a slow database: later inserts gather meanwhile
+            return await store._run(statement)
+
+        coalescer = InsertCoalescer()
+        news = [NewDocument({"n": n}, id=f"i{n}" if n % 2 else None) for n in range(300)]
+        try:
+            made = await asyncio.gather(*(coalescer.insert(store.statements, counted, collection, d) for d in news))
+        finally:
+            await store.close()
+        return [(d.id if n % 2 else None, d.data, d.version) for n, d in enumerate(made)], batches
+
+    made, batches = asyncio.run(scenario())
+    assert made == [(f"i{n}" if n % 2 else None, {"n": n}, 1) for n in range(300)]
+    assert len(batches) <= 10 and sum(batches) == 300, batches
+    stored = {d.data["n"]: d.id for d in shared_store.query(collection, limit=1000)}
+    assert sorted(stored) == list(range(300))
+    assert all(stored[n] == f"i{n}" for n in range(1, 300, 2))
+
+
+@pytest.mark.parametrize("fault", ["taken", "twice", "nan"])
+def test_an_insert_that_fails_fails_alone(
+    database_url: str, shared_store: DocumentStore, collection: str, fault: str
+) -> None:
+    """A batch is one statement: when one document breaks it, the others are inserted on their own."""
+    shared_store.create(collection, {"first": True}, id="taken")
+    news = [NewDocument({"n": n}, id=f"ok{n}") for n in range(4)]
+    if fault == "taken":  # an id already stored: the batch's statement fails
+        news[1:1] = [NewDocument({"t": 0}, id="taken")]
+    elif fault == "twice":  # one id asked for twice: the batch is refused before it runs
+        news[1:1] = [NewDocument({"t": 1}, id="twice"), NewDocument({"t": 2}, id="twice")]
+    else:  # data no JSON document can hold: refused before it runs
+        news[1:1] = [NewDocument({"t": float("nan")}, id="nan")]
+
+    async def scenario() -> tuple[list[Any], list[int]]:
+        store = await AsyncDocumentStore.open(database_url)
+        coalescer = InsertCoalescer()
+        batches: list[int] = []
+
+        async def slow(statement: Statement[Any]) -> Any:
+            batches.append(len(statement.params[2]))
+            await asyncio.sleep(0.01)
+            return await store._run(statement)
+
+        try:
+            # Two in front keep the lane busy, so the documents above gather into a batch.
+            front = [coalescer.insert(store.statements, slow, collection, NewDocument({"f": n})) for n in range(2)]
+            asked = (coalescer.insert(store.statements, slow, collection, d) for d in news)
+            found = await asyncio.gather(*front, *asked, return_exceptions=True)
+            return found[2:], batches
+        finally:
+            await store.close()
+
+    outcomes, batches = asyncio.run(scenario())
+    answers = [(d.id, type(outcome).__name__) for d, outcome in zip(news, outcomes, strict=True)]
+    expected = [(f"ok{n}", "Document") for n in range(4)]
+    stored = {d.id: d.data for d in shared_store.query(collection, limit=100) if "f" not in d.data}
+    if fault == "taken":
+        assert answers == [expected[0], ("taken", "AlreadyExists"), *expected[1:]]
+        assert max(batches) >= len(news)  # they did gather; then each went alone
+    elif fault == "twice":
+        assert sorted(answers) == sorted([*expected, ("twice", "AlreadyExists"), ("twice", "Document")])
+        assert stored.pop("twice")["t"] in (1, 2)
+    else:
+        assert answers == [expected[0], ("nan", "InvalidArgument"), *expected[1:]]
+    assert stored == {"taken": {"first": True}, **{f"ok{n}": {"n": n} for n in range(4)}}
+
+
+def test_lone_inserts_through_the_store_are_coalesced_and_stored(
+    database_url: str, shared_store: DocumentStore, collection: str
+) -> None:
+    async def scenario() -> list[Any]:
+        store = await AsyncDocumentStore.open(database_url)
+        try:
+            return await asyncio.gather(*(store.create_many(collection, [{"n": n}]) for n in range(100)))
+        finally:
+            await store.close()
+
+    made = asyncio.run(scenario())
+    assert [d.data for (d,) in made] == [{"n": n} for n in range(100)]
+    assert sorted(d.data["n"] for d in shared_store.query(collection, limit=1000)) == list(range(100))

@@ -13,7 +13,7 @@ from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from server.store import graph, vectors
-from server.store.coalescing import ReadCoalescer, looked_up_id
+from server.store.coalescing import InsertCoalescer, ReadCoalescer, looked_up_id
 from server.store.criteria import Query
 from server.store.database_errors import translate
 from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
@@ -156,14 +156,14 @@ class AsyncDocumentStore(AsyncOperations):
         layout: Layout,
         statements: Statements,
         row_level_security: bool = False,
-        coalescer: ReadCoalescer | None = None,
+        coalescers: tuple[ReadCoalescer, InsertCoalescer] | None = None,
     ) -> None:
         self._pool = pool
         self._layout = layout
         self._sql = statements
         self._row_level_security = row_level_security
         self._guard = statements.tenant if row_level_security else None
-        self._coalescer = coalescer or ReadCoalescer()
+        self._coalescers = coalescers or (ReadCoalescer(), InsertCoalescer())
 
     @classmethod
     async def open(
@@ -207,7 +207,7 @@ class AsyncDocumentStore(AsyncOperations):
 
     def for_tenant(self, tenant: str) -> AsyncDocumentStore:
         statements = Statements(self._layout, tenant, self._sql.limits, self._sql.indexes)
-        return AsyncDocumentStore(self._pool, self._layout, statements, self._row_level_security, self._coalescer)
+        return AsyncDocumentStore(self._pool, self._layout, statements, self._row_level_security, self._coalescers)
 
     async def ensure_indexes(self, specs: Sequence[IndexSpec], *, schema_conninfo: str | None = None) -> list[str]:
         """Build the declared indexes that are missing (as ``schema_conninfo``, if given); then plan for them.
@@ -242,7 +242,14 @@ class AsyncDocumentStore(AsyncOperations):
 
     async def read(self, collection: str, id: str, *, include_deleted: bool = False) -> Document | None:
         """One document by id; concurrent reads share statements (``server.store.coalescing``)."""
-        return await self._coalescer.read(self._sql, self._run, collection, id, include_deleted)
+        return await self._coalescers[0].read(self._sql, self._run, collection, id, include_deleted)
+
+    async def create_many(self, collection: str, docs: Iterable[NewDocument | Mapping[str, Any]]) -> list[Document]:
+        """Documents in one statement; a lone document may share one with concurrent inserts (``coalescing``)."""
+        new = new_documents(docs)
+        if len(new) != 1:
+            return await super().create_many(collection, new)
+        return [await self._coalescers[1].insert(self._sql, self._run, collection, new[0])]
 
     async def find(self, collection: str, query: Query) -> list[Document]:
         doc_id = looked_up_id(query)

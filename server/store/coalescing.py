@@ -1,38 +1,51 @@
-"""Concurrent reads by id share one statement.
+"""Concurrent reads by id, and concurrent single inserts, share statements.
 
-Under load, many calls each read one document by its id. Each statement
-costs the client far more than the database: encoding, a round trip, a
-pooled connection, waking up for the answer. So a read of a collection that
-finds ``MAX_IN_FLIGHT`` reads of it already under way waits for one of them
-to finish, and the reads that gathered meanwhile go together in one
-statement (``id = ANY(...)``, the primary key). A read that finds the way
-free goes at once: nothing waits at low load.
+Under load, many calls each read or insert one document. Each statement costs
+the client far more than the database: encoding, a round trip, a pooled
+connection, waking up for the answer; and each insert is a commit of its own.
+So a call that finds ``MAX_IN_FLIGHT`` statements of its kind already under
+way for its collection waits for one of them to finish, and the calls that
+gathered meanwhile go together in one statement: reads as ``id = ANY(...)``
+(the primary key), inserts as one multi-row insert (one commit). A call that
+finds the way free goes at once: nothing waits at low load.
 
-A batch runs after every read in it was asked for, so each still sees every
-write that committed before it; it runs outside the callers' deadlines (each
-caller stops waiting at its own), bounded by the session's statement timeout.
+A batch runs after every call in it was made, so a read still sees every write
+that committed before it was asked for. A batch runs outside the callers'
+deadlines (each caller stops waiting at its own), bounded by the session's
+statement timeout; an insert whose caller stopped waiting may still commit,
+which is what a single insert cut off by its deadline may do too.
+
+An insert batch is one statement, so it commits whole or not at all. When it
+fails for a reason that belongs to one of its documents (an id that exists,
+bad data), nothing was written, and each document is inserted again on its
+own, so only its own caller sees the error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from server.store.criteria import Equals, Query
 from server.store.deadlines import CLIENT_GRACE, remaining
-from server.store.document import Document
-from server.store.errors import Unavailable
+from server.store.document import Document, NewDocument
+from server.store.errors import AlreadyExists, InvalidArgument, Unavailable
 from server.store.statements import Statement, Statements, check_name
 
 T = TypeVar("T")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 Runner = Callable[[Statement[T]], Awaitable[T]]
+#: Runs one batch: a result, or the exception its caller gets, per item, in order.
+BatchRunner = Callable[[list[Item]], Awaitable[list[Result | Exception]]]
 
-#: Statements of one collection's reads under way at once; further reads gather.
-MAX_IN_FLIGHT = 2
-#: Ids one statement reads at most.
+#: Statements of one lane (a tenant's collection) under way at once; further calls gather.
+#: One gathered more and served more calls per second than two at 32 in flight (bench/changes.md).
+MAX_IN_FLIGHT = 1
+#: Calls one statement serves at most.
 MAX_BATCH = 256
 
 
@@ -47,19 +60,75 @@ def looked_up_id(query: Query) -> str | None:
 
 
 @dataclass
-class _Lane:
-    """The reads of one (tenant, collection, include_deleted): waiting, and statements under way."""
+class _Lane(Generic[Item, Result]):
+    """The calls of one lane: waiting, and how many statements are under way."""
 
-    waiting: dict[str, list[asyncio.Future[Document | None]]] = field(default_factory=dict)
+    waiting: list[tuple[Item, asyncio.Future[Result]]] = field(default_factory=list)
     in_flight: int = 0
 
 
-class ReadCoalescer:
-    """Gathers concurrent reads by id into shared statements (one per event loop's store)."""
+class _Coalescer(Generic[Item, Result]):
+    """Gathers the calls of a lane that arrive while it is busy into the lane's next batch."""
 
     def __init__(self) -> None:
-        self._lanes: dict[tuple[str, str, bool], _Lane] = {}
+        self._lanes: dict[Hashable, _Lane[Item, Result]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _call(self, key: Hashable, item: Item, run_batch: BatchRunner[Item, Result]) -> Result:
+        left = remaining()  # refuses a call whose deadline has passed, as a statement would
+        lane = self._lanes.setdefault(key, _Lane())
+        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        lane.waiting.append((item, answer))
+        if lane.in_flight < MAX_IN_FLIGHT:
+            self._launch(key, lane, run_batch)
+        try:
+            async with asyncio.timeout(None if left is None else left + CLIENT_GRACE):
+                return await answer
+        except TimeoutError:
+            raise Unavailable("the database did not answer in time") from None
+
+    def _launch(self, key: Hashable, lane: _Lane[Item, Result], run_batch: BatchRunner[Item, Result]) -> None:
+        batch, lane.waiting = lane.waiting[:MAX_BATCH], lane.waiting[MAX_BATCH:]
+        lane.in_flight += 1
+        # A fresh context: the batch belongs to no caller, so no caller's deadline cuts it short.
+        task = asyncio.get_running_loop().create_task(
+            self._settle(key, lane, run_batch, batch), context=contextvars.Context()
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(
+        self,
+        key: Hashable,
+        lane: _Lane[Item, Result],
+        run_batch: BatchRunner[Item, Result],
+        batch: list[tuple[Item, asyncio.Future[Result]]],
+    ) -> None:
+        try:
+            outcomes = await run_batch([item for item, _ in batch])
+        except Exception as exc:  # every caller of the batch gets the failure
+            outcomes = [exc] * len(batch)
+        except BaseException:  # cancelled (shutdown): so are its callers
+            for _, future in batch:
+                future.cancel()
+            raise
+        finally:
+            lane.in_flight -= 1
+            if lane.waiting:
+                self._launch(key, lane, run_batch)
+            elif lane.in_flight == 0:
+                self._lanes.pop(key, None)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # its caller stopped waiting
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+
+class ReadCoalescer(_Coalescer[str, Document | None]):
+    """Gathers concurrent reads by id into shared statements (one per event loop's store)."""
 
     async def read(
         self, statements: Statements, run: Runner[dict[str, Document]], collection: str, doc_id: str, deleted: bool
@@ -68,56 +137,38 @@ class ReadCoalescer:
         check_name(collection, "collection")
         if statements.key_id(doc_id) is None:
             return None  # cannot exist in this table (a non-UUID id where ids are UUIDs)
-        left = remaining()  # refuses a call whose deadline has passed, as a statement would
-        key = (statements.tenant, collection, deleted)
-        lane = self._lanes.setdefault(key, _Lane())
-        answer: asyncio.Future[Document | None] = asyncio.get_running_loop().create_future()
-        lane.waiting.setdefault(doc_id, []).append(answer)
-        if lane.in_flight < MAX_IN_FLIGHT:
-            self._launch(key, lane, statements, run)
-        try:
-            async with asyncio.timeout(None if left is None else left + CLIENT_GRACE):
-                return await answer
-        except TimeoutError:
-            raise Unavailable("the database did not answer in time") from None
 
-    def _launch(
-        self, key: tuple[str, str, bool], lane: _Lane, statements: Statements, run: Runner[dict[str, Document]]
-    ) -> None:
-        ids = list(lane.waiting)[:MAX_BATCH]
-        answers = {doc_id: lane.waiting.pop(doc_id) for doc_id in ids}
-        lane.in_flight += 1
-        # A fresh context: the batch belongs to no caller, so no caller's deadline cuts it short.
-        task = asyncio.get_running_loop().create_task(
-            self._fetch(key, lane, statements, run, answers), context=contextvars.Context()
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        async def read_batch(ids: list[str]) -> list[Document | Exception | None]:
+            found = await run(statements.read_many(collection, list(dict.fromkeys(ids)), deleted))
+            return [found.get(doc_id) for doc_id in ids]
 
-    async def _fetch(
-        self,
-        key: tuple[str, str, bool],
-        lane: _Lane,
-        statements: Statements,
-        run: Runner[dict[str, Document]],
-        answers: dict[str, list[asyncio.Future[Document | None]]],
-    ) -> None:
-        collection, deleted = key[1], key[2]
-        try:
-            found = await run(statements.read_many(collection, list(answers), deleted))
-        except Exception as exc:  # every reader of the batch gets the failure
-            for futures in answers.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
-        else:
-            for doc_id, futures in answers.items():
-                for future in futures:
-                    if not future.done():
-                        future.set_result(found.get(doc_id))
-        finally:
-            lane.in_flight -= 1
-            if lane.waiting:
-                self._launch(key, lane, statements, run)
-            elif lane.in_flight == 0:
-                self._lanes.pop(key, None)
+        return await self._call((statements.tenant, collection, deleted), doc_id, read_batch)
+
+
+class InsertCoalescer(_Coalescer[NewDocument, Document]):
+    """Gathers concurrent single inserts into multi-row inserts: one statement, one commit."""
+
+    async def insert(
+        self, statements: Statements, run: Runner[list[Document]], collection: str, doc: NewDocument
+    ) -> Document:
+        check_name(collection, "collection")
+
+        async def one(new: NewDocument) -> Document:
+            (document,) = await run(statements.insert(collection, [new]))
+            return document
+
+        async def insert_batch(docs: list[NewDocument]) -> list[Document | Exception]:
+            if len(docs) == 1:
+                return [await one(docs[0])]  # a failure is its one caller's
+            try:
+                return list(await run(statements.insert(collection, docs)))
+            except (AlreadyExists, InvalidArgument):
+                pass  # one document's fault, and nothing was written: each goes on its own
+            outcomes: list[Document | Exception] = []
+            for outcome in await asyncio.gather(*map(one, docs), return_exceptions=True):
+                if not isinstance(outcome, (Document, Exception)):
+                    raise outcome  # cancelled
+                outcomes.append(outcome)
+            return outcomes
+
+        return await self._call((statements.tenant, collection), doc, insert_batch)
