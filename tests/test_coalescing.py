@@ -9,7 +9,7 @@ import pytest
 
 from server.store import AsyncDocumentStore, DocumentStore, Equals, Field, InvalidArgument, NewDocument, Query
 from server.store.coalescing import InsertCoalescer, ReadCoalescer
-from server.store.deadlines import deadline_after
+from server.store.deadlines import deadline_after, remaining
 from server.store.errors import Unavailable
 from server.store.statements import Statement
 
@@ -179,3 +179,34 @@ def test_lone_inserts_through_the_store_are_coalesced_and_stored(
     made = asyncio.run(scenario())
     assert [d.data for (d,) in made] == [{"n": n} for n in range(100)]
     assert sorted(d.data["n"] for d in shared_store.query(collection, limit=1000)) == list(range(100))
+
+
+def test_a_batch_runs_under_its_latest_deadline(database_url: str, collection: str) -> None:
+    """No caller still waiting has its statement cut short; none without a deadline gets one."""
+
+    async def scenario() -> list[float | None]:
+        store = await AsyncDocumentStore.open(database_url)
+        coalescer = InsertCoalescer()
+        seen: list[float | None] = []
+
+        async def slow(statement: Statement[Any]) -> Any:
+            seen.append(remaining())
+            await asyncio.sleep(0.05)
+            return await store._run(statement)
+
+        async def insert_within(seconds: float | None) -> Any:
+            with deadline_after(seconds):
+                return await coalescer.insert(store.statements, slow, collection, NewDocument({"s": seconds}))
+
+        try:
+            await insert_within(1.0)
+            await asyncio.gather(insert_within(1.0), insert_within(2.0), insert_within(9.0))  # one batch
+            await asyncio.gather(insert_within(1.0), insert_within(None))
+        finally:
+            await store.close()
+        return seen
+
+    alone, shared, unbounded = asyncio.run(scenario())
+    assert alone is not None and alone <= 1.0
+    assert shared is not None and 8.0 < shared <= 9.0
+    assert unbounded is None

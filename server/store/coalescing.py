@@ -10,10 +10,12 @@ gathered meanwhile go together in one statement: reads as ``id = ANY(...)``
 finds the way free goes at once: nothing waits at low load.
 
 A batch runs after every call in it was made, so a read still sees every write
-that committed before it was asked for. A batch runs outside the callers'
-deadlines (each caller stops waiting at its own), bounded by the session's
-statement timeout; an insert whose caller stopped waiting may still commit,
-which is what a single insert cut off by its deadline may do too.
+that committed before it was asked for. It runs under the latest of its
+callers' deadlines (none if one has none): no caller still waiting has its
+statement cut short, and no database work outlives every call that asked for
+it. Each caller stops waiting at its own deadline; an insert whose caller
+stopped waiting may still commit with the batch, as a single insert whose
+answer is lost may have.
 
 An insert batch is one statement, so it commits whole or not at all. When it
 fails for a reason that belongs to one of its documents (an id that exists,
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from server.store.criteria import Equals, Query
-from server.store.deadlines import CLIENT_GRACE, remaining
+from server.store.deadlines import CLIENT_GRACE, current_deadline, remaining
 from server.store.document import Document, NewDocument
 from server.store.errors import AlreadyExists, InvalidArgument, Unavailable
 from server.store.statements import Statement, Statements, check_name
@@ -61,9 +63,9 @@ def looked_up_id(query: Query) -> str | None:
 
 @dataclass
 class _Lane(Generic[Item, Result]):
-    """The calls of one lane: waiting, and how many statements are under way."""
+    """The calls of one lane: waiting (with their deadlines), and how many statements are under way."""
 
-    waiting: list[tuple[Item, asyncio.Future[Result]]] = field(default_factory=list)
+    waiting: list[tuple[Item, asyncio.Future[Result], float | None]] = field(default_factory=list)
     in_flight: int = 0
 
 
@@ -78,7 +80,7 @@ class _Coalescer(Generic[Item, Result]):
         left = remaining()  # refuses a call whose deadline has passed, as a statement would
         lane = self._lanes.setdefault(key, _Lane())
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        lane.waiting.append((item, answer))
+        lane.waiting.append((item, answer, current_deadline.get()))
         if lane.in_flight < MAX_IN_FLIGHT:
             self._launch(key, lane, run_batch)
         try:
@@ -88,24 +90,20 @@ class _Coalescer(Generic[Item, Result]):
             raise Unavailable("the database did not answer in time") from None
 
     def _launch(self, key: Hashable, lane: _Lane[Item, Result], run_batch: BatchRunner[Item, Result]) -> None:
-        batch, lane.waiting = lane.waiting[:MAX_BATCH], lane.waiting[MAX_BATCH:]
         lane.in_flight += 1
-        # A fresh context: the batch belongs to no caller, so no caller's deadline cuts it short.
-        task = asyncio.get_running_loop().create_task(
-            self._settle(key, lane, run_batch, batch), context=contextvars.Context()
-        )
+        # A context of its own: the batch belongs to no one caller.
+        task = asyncio.get_running_loop().create_task(self._settle(key, lane, run_batch), context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _settle(
-        self,
-        key: Hashable,
-        lane: _Lane[Item, Result],
-        run_batch: BatchRunner[Item, Result],
-        batch: list[tuple[Item, asyncio.Future[Result]]],
-    ) -> None:
+    async def _settle(self, key: Hashable, lane: _Lane[Item, Result], run_batch: BatchRunner[Item, Result]) -> None:
+        # The batch is taken when the task first runs, so calls made since its launch join it.
+        taken, lane.waiting = lane.waiting[:MAX_BATCH], lane.waiting[MAX_BATCH:]
+        batch = [(item, future) for item, future, _ in taken]
+        deadlines = [deadline for _, _, deadline in taken if deadline is not None]
+        current_deadline.set(max(deadlines) if len(deadlines) == len(taken) else None)  # this task's context
         try:
-            outcomes = await run_batch([item for item, _ in batch])
+            outcomes = await run_batch([item for item, _ in batch]) if batch else []
         except Exception as exc:  # every caller of the batch gets the failure
             outcomes = [exc] * len(batch)
         except BaseException:  # cancelled (shutdown): so are its callers
