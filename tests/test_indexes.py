@@ -269,3 +269,34 @@ def test_the_async_store_plans_for_the_indexes_it_built(database_url: str) -> No
     before, after = asyncio.run(scenario())
     assert "early" in before and "early" not in after  # the walk, then the index range
     assert "#>" in after
+
+
+def test_a_legacy_equality_query_gets_the_index_its_entry_names() -> None:
+    """``indexes: [author_id, created_at]`` on a document_query by author_id: equalities, then the default order."""
+    legacy = """
+queries:
+  by_author:
+    table: content_items
+    type: document_query
+    parameters: [author_id, limit, skip]
+    indexes: [author_id, created_at]
+  by_author_and_kind:
+    table: content_items
+    type: document_query
+    parameters: [kind, author_id]
+    indexes: [author_id, kind]
+  ordered_otherwise:
+    table: content_items
+    type: document_query
+    parameters: [author_id]
+    indexes: [created_at, author_id]
+  other_fields:
+    table: content_items
+    type: scan_by_index
+    parameters: [author_id]
+    indexes: [title]
+"""
+    assert parse(legacy).indexes == (
+        IndexSpec("content_items", "equality", ("author_id",)),
+        IndexSpec("content_items", "equality", ("kind", "author_id")),
+    )

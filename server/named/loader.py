@@ -267,7 +267,39 @@ def _indexes(context: _Context, root: Mapping[str, Any], tables: Mapping[str, An
         text_fields = [str(f) for f, spec in schema.items() if isinstance(spec, Mapping) and spec.get("type") == "text"]
         if text_fields and _queried_by_text(root, str(table)):
             specs.append(IndexSpec(str(table), "text", tuple(text_fields)))
+    specs.extend(_legacy_query_indexes(root))
     return tuple(dict.fromkeys(specs))
+
+
+def _legacy_query_indexes(root: Mapping[str, Any]) -> list[IndexSpec]:
+    """An equality index for each legacy equality query whose ``indexes`` name its filter fields.
+
+    A ``document_query`` or ``scan_by_index`` becomes equalities on its
+    parameters in the default order (``created_at, id``): ``indexes:
+    [author_id, created_at]`` over ``parameters: [author_id, limit, skip]``
+    asks for exactly what an equality index over ``author_id`` holds. Other
+    ``indexes`` lists are left out, as before.
+    """
+    queries = root.get("queries")
+    specs: list[IndexSpec] = []
+    for entry in queries.values() if isinstance(queries, Mapping) else ():
+        if not isinstance(entry, Mapping) or entry.get("type") not in ("document_query", "scan_by_index"):
+            continue
+        declared, table = entry.get("indexes"), entry.get("table")
+        if not isinstance(table, str) or not isinstance(declared, list):
+            continue
+        if not all(isinstance(field_name, str) for field_name in declared):
+            continue
+        filters = [str(p) for p in entry.get("parameters") or [] if p not in PAGING]
+        named = [field_name for field_name in declared if field_name != "created_at"]
+        ordered_last = "created_at" not in declared or declared.index("created_at") == len(declared) - 1
+        if not filters or sorted(named) != sorted(filters) or not ordered_last:
+            continue
+        try:
+            specs.append(IndexSpec(table, "equality", tuple(filters)))
+        except StoreError:
+            continue  # a record column (its index exists already), or a field named twice
+    return specs
 
 
 def _queried_by_text(root: Mapping[str, Any], table: str) -> bool:
