@@ -1,4 +1,4 @@
-"""Concurrent reads by id share statements and still each get their own answer."""
+"""Concurrent reads by id, and lone inserts, share statements and still each get their own answer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from server.store import AsyncDocumentStore, DocumentStore, Equals, Field, InvalidArgument, NewDocument, Query
+from server.store import (
+    AsyncDocumentStore,
+    DocumentStore,
+    Equals,
+    Field,
+    InvalidArgument,
+    NewDocument,
+    Query,
+    coalescing,
+)
 from server.store.coalescing import InsertCoalescer, ReadCoalescer
 from server.store.deadlines import deadline_after, remaining
 from server.store.errors import Unavailable
@@ -210,3 +219,73 @@ def test_a_batch_runs_under_its_latest_deadline(database_url: str, collection: s
     assert alone is not None and alone <= 1.0
     assert shared is not None and 8.0 < shared <= 9.0
     assert unbounded is None
+
+
+def test_an_insert_whose_caller_stopped_waiting_is_not_written(
+    database_url: str, collection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that gave up before its batch was taken leaves nothing behind."""
+    monkeypatch.setattr(coalescing, "SLOW_BATCH", 5.0)  # the slow batch keeps holding its lane
+
+    async def scenario() -> tuple[Any, Any, Any, list[int]]:
+        store = await AsyncDocumentStore.open(database_url)
+        coalescer = InsertCoalescer()
+        batches: list[int] = []
+
+        async def slow(statement: Statement[Any]) -> Any:
+            batches.append(len(statement.params[2]))
+            await asyncio.sleep(1.0)
+            return await store._run(statement)
+
+        async def insert(name: str, seconds: float | None) -> Any:
+            with deadline_after(seconds):
+                return await coalescer.insert(store.statements, slow, collection, NewDocument({}, id=name))
+
+        try:
+            first = asyncio.ensure_future(insert("first", None))  # holds the lane 1 s; the next gives up at 0.6 s
+            await asyncio.sleep(0.01)
+            outcomes = await asyncio.gather(
+                first, insert("gave-up", 0.1), insert("waited", None), return_exceptions=True
+            )
+            return (*outcomes, batches)
+        finally:
+            await store.close()
+
+    first, gave_up, waited, batches = asyncio.run(scenario())
+    assert (first.id, waited.id) == ("first", "waited")
+    assert isinstance(gave_up, Unavailable)
+    assert batches == [1, 1]
+    with DocumentStore(database_url) as store:
+        assert store.read(collection, "gave-up") is None
+
+
+def test_a_stalled_batch_does_not_hold_its_collection(database_url: str, collection: str) -> None:
+    """A statement stuck on a stalled link must not keep every later call of the collection waiting."""
+
+    async def scenario() -> tuple[float, Any]:
+        store = await AsyncDocumentStore.open(database_url)
+        coalescer = InsertCoalescer()
+        stalled = asyncio.Event()
+
+        async def first_stalls(statement: Statement[Any]) -> Any:
+            if not stalled.is_set():
+                stalled.set()
+                await asyncio.sleep(3.0)
+            return await store._run(statement)
+
+        try:
+            stuck = asyncio.ensure_future(
+                coalescer.insert(store.statements, first_stalls, collection, NewDocument({}, id="stuck"))
+            )
+            await stalled.wait()
+            started = asyncio.get_running_loop().time()
+            later = await coalescer.insert(store.statements, first_stalls, collection, NewDocument({}, id="later"))
+            waited = asyncio.get_running_loop().time() - started
+            await stuck
+            return waited, later
+        finally:
+            await store.close()
+
+    waited, later = asyncio.run(scenario())
+    assert later.id == "later"
+    assert waited < 1.5, waited  # SLOW_BATCH (0.5 s) and some slack; the stuck one takes 3 s

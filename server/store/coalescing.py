@@ -20,7 +20,7 @@ answer is lost may have.
 An insert batch is one statement, so it commits whole or not at all. When it
 fails for a reason that belongs to one of its documents (an id that exists,
 bad data), nothing was written, and each document is inserted again on its
-own, so only its own caller sees the error.
+own, one after another, so only its own caller sees the error.
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ BatchRunner = Callable[[list[Item]], Awaitable[list[Result | Exception]]]
 #: Statements of one lane (a tenant's collection) under way at once; further calls gather.
 #: One gathered more and served more calls per second than two at 32 in flight (bench/changes.md).
 MAX_IN_FLIGHT = 1
-#: Calls one statement serves at most.
+#: A batch still under way after this many seconds (a stalled link, a lock) stops holding its lane,
+#: so later calls of the collection go on without it; far longer than any healthy statement here.
+SLOW_BATCH = 0.5
+#: Calls one statement serves at most (inserts: no more than ``Limits.max_batch`` either).
 MAX_BATCH = 256
 
 
@@ -65,8 +68,16 @@ def looked_up_id(query: Query) -> str | None:
 class _Lane(Generic[Item, Result]):
     """The calls of one lane: waiting (with their deadlines), and how many statements are under way."""
 
+    most: int
     waiting: list[tuple[Item, asyncio.Future[Result], float | None]] = field(default_factory=list)
     in_flight: int = 0
+
+
+@dataclass
+class _Flight:
+    """One batch under way; ``holds`` while it counts in its lane's ``in_flight``."""
+
+    holds: bool = True
 
 
 class _Coalescer(Generic[Item, Result]):
@@ -76,9 +87,12 @@ class _Coalescer(Generic[Item, Result]):
         self._lanes: dict[Hashable, _Lane[Item, Result]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def _call(self, key: Hashable, item: Item, run_batch: BatchRunner[Item, Result]) -> Result:
+    async def _call(
+        self, key: Hashable, item: Item, run_batch: BatchRunner[Item, Result], most: int = MAX_BATCH
+    ) -> Result:
+        """``item``'s result, from a batch of at most ``most`` calls of lane ``key``."""
         left = remaining()  # refuses a call whose deadline has passed, as a statement would
-        lane = self._lanes.setdefault(key, _Lane())
+        lane = self._lanes.setdefault(key, _Lane(most))
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         lane.waiting.append((item, answer, current_deadline.get()))
         if lane.in_flight < MAX_IN_FLIGHT:
@@ -91,38 +105,56 @@ class _Coalescer(Generic[Item, Result]):
 
     def _launch(self, key: Hashable, lane: _Lane[Item, Result], run_batch: BatchRunner[Item, Result]) -> None:
         lane.in_flight += 1
+        flight = _Flight()
+        loop = asyncio.get_running_loop()
         # A context of its own: the batch belongs to no one caller.
-        task = asyncio.get_running_loop().create_task(self._settle(key, lane, run_batch), context=contextvars.Context())
+        task = loop.create_task(self._settle(key, lane, run_batch, flight), context=contextvars.Context())
+        overdue = loop.call_later(SLOW_BATCH, self._release, key, lane, run_batch, flight)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: overdue.cancel())
 
-    async def _settle(self, key: Hashable, lane: _Lane[Item, Result], run_batch: BatchRunner[Item, Result]) -> None:
-        # The batch is taken when the task first runs, so calls made since its launch join it.
-        taken, lane.waiting = lane.waiting[:MAX_BATCH], lane.waiting[MAX_BATCH:]
+    def _release(
+        self, key: Hashable, lane: _Lane[Item, Result], run_batch: BatchRunner[Item, Result], flight: _Flight
+    ) -> None:
+        """``flight`` no longer holds its lane: launch the next batch if calls wait for one."""
+        if flight.holds:
+            flight.holds = False
+            lane.in_flight -= 1
+        if lane.waiting and lane.in_flight < MAX_IN_FLIGHT:
+            self._launch(key, lane, run_batch)
+        elif lane.in_flight == 0 and not lane.waiting and self._lanes.get(key) is lane:
+            del self._lanes[key]
+
+    async def _settle(
+        self, key: Hashable, lane: _Lane[Item, Result], run_batch: BatchRunner[Item, Result], flight: _Flight
+    ) -> None:
+        # The batch is taken when the task first runs, so calls made since its launch join it. Calls
+        # whose callers stopped waiting (deadline, cancellation) are dropped: nothing is done for them.
+        waiting = [entry for entry in lane.waiting if not entry[1].done()]
+        taken, lane.waiting = waiting[: lane.most], waiting[lane.most :]
         batch = [(item, future) for item, future, _ in taken]
         deadlines = [deadline for _, _, deadline in taken if deadline is not None]
         current_deadline.set(max(deadlines) if len(deadlines) == len(taken) else None)  # this task's context
         try:
-            outcomes = await run_batch([item for item, _ in batch]) if batch else []
-        except Exception as exc:  # every caller of the batch gets the failure
-            outcomes = [exc] * len(batch)
-        except BaseException:  # cancelled (shutdown): so are its callers
+            try:
+                outcomes = await run_batch([item for item, _ in batch]) if batch else []
+            except Exception as exc:  # every caller of the batch gets the failure
+                outcomes = [exc] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():  # its caller stopped waiting
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+        except BaseException:  # cancelled (shutdown), or a bug: no caller is left waiting
             for _, future in batch:
-                future.cancel()
+                if not future.done():
+                    future.cancel()
             raise
         finally:
-            lane.in_flight -= 1
-            if lane.waiting:
-                self._launch(key, lane, run_batch)
-            elif lane.in_flight == 0:
-                self._lanes.pop(key, None)
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():  # its caller stopped waiting
-                continue
-            if isinstance(outcome, Exception):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+            self._release(key, lane, run_batch, flight)
 
 
 class ReadCoalescer(_Coalescer[str, Document | None]):
@@ -161,12 +193,14 @@ class InsertCoalescer(_Coalescer[NewDocument, Document]):
             try:
                 return list(await run(statements.insert(collection, docs)))
             except (AlreadyExists, InvalidArgument):
-                pass  # one document's fault, and nothing was written: each goes on its own
+                pass  # one document's fault, and nothing was written: each goes on its own, in turn
             outcomes: list[Document | Exception] = []
-            for outcome in await asyncio.gather(*map(one, docs), return_exceptions=True):
-                if not isinstance(outcome, (Document, Exception)):
-                    raise outcome  # cancelled
-                outcomes.append(outcome)
+            for new in docs:
+                try:
+                    outcomes.append(await one(new))
+                except Exception as exc:
+                    outcomes.append(exc)
             return outcomes
 
-        return await self._call((statements.tenant, collection), doc, insert_batch)
+        most = min(MAX_BATCH, statements.limits.max_batch)
+        return await self._call((statements.tenant, collection), doc, insert_batch, most)

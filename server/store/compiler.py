@@ -129,18 +129,17 @@ def _kind(value: Any) -> str:
 
 
 def exactly_comparable(equals: Equals) -> bool:
-    """Whether ``data @> {path: value}`` means the same as ``data #> path = value``.
+    """Whether ``equals`` may be written on the field's JSON value (``data #> path = value``).
 
-    It does for a scalar value on a path of plain keys: containment only
-    differs for arrays and objects (an array contains its elements), and
-    ``#>`` reads digit segments as array positions. The second form is what
-    an equality index (``IndexSpec`` kind ``equality`` with fields) holds.
+    That is what an equality index (``IndexSpec`` kind ``equality`` with
+    fields) holds. Any equality on a path into data may, except with a
+    timestamp, which compares as a time and not as its text. Arrays, objects
+    and paths with array positions are compared this way already
+    (:meth:`Compiler.equals`); for other values the store writes containment,
+    which matches exactly the same documents: containment only differs from
+    equality for arrays and objects (an array contains its elements).
     """
-    return (
-        equals.field.column is None
-        and _kind(equals.value) in ("string", "number", "boolean", "null")
-        and not any(ARRAY_POSITION.match(segment) for segment in equals.field.path)
-    )
+    return equals.field.column is None and _kind(equals.value) != "time"
 
 
 @dataclass
