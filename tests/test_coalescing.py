@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +22,17 @@ from server.store.coalescing import InsertCoalescer, ReadCoalescer
 from server.store.deadlines import deadline_after, remaining
 from server.store.errors import Unavailable
 from server.store.statements import Statement
+
+
+def slow_inserts(store: AsyncDocumentStore, delay: float, batches: list[int]) -> Callable[[Statement[Any]], Any]:
+    """A runner that notes each insert statement's size and answers ``delay`` s late: calls gather meanwhile."""
+
+    async def run(statement: Statement[Any]) -> Any:
+        batches.append(len(statement.params[2]))  # the ids
+        await asyncio.sleep(delay)
+        return await store._run(statement)
+
+    return run
 
 
 def test_concurrent_reads_share_statements_and_each_get_their_document(
@@ -106,10 +118,7 @@ def test_concurrent_inserts_share_statements_and_each_get_their_document(
         store = await AsyncDocumentStore.open(database_url)
         batches: list[int] = []
 
-        async def counted(statement: Statement[Any]) -> Any:
-            batches.append(len(statement.params[2]))  # the ids
-            await asyncio.sleep(0.01)  # a slow database: later inserts gather meanwhile
-            return await store._run(statement)
+        counted = slow_inserts(store, 0.01, batches)
 
         coalescer = InsertCoalescer()
         news = [NewDocument({"n": n}, id=f"i{n}" if n % 2 else None) for n in range(300)]
@@ -146,10 +155,7 @@ def test_an_insert_that_fails_fails_alone(
         coalescer = InsertCoalescer()
         batches: list[int] = []
 
-        async def slow(statement: Statement[Any]) -> Any:
-            batches.append(len(statement.params[2]))
-            await asyncio.sleep(0.01)
-            return await store._run(statement)
+        slow = slow_inserts(store, 0.01, batches)
 
         try:
             # Two in front keep the lane busy, so the documents above gather into a batch.
@@ -232,10 +238,7 @@ def test_an_insert_whose_caller_stopped_waiting_is_not_written(
         coalescer = InsertCoalescer()
         batches: list[int] = []
 
-        async def slow(statement: Statement[Any]) -> Any:
-            batches.append(len(statement.params[2]))
-            await asyncio.sleep(1.0)
-            return await store._run(statement)
+        slow = slow_inserts(store, 1.0, batches)
 
         async def insert(name: str, seconds: float | None) -> Any:
             with deadline_after(seconds):
