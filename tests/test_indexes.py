@@ -305,9 +305,8 @@ queries:
 def test_under_row_level_security_queries_keep_the_guarded_shapes(shared_store: DocumentStore) -> None:
     """With a policy in force PostgreSQL uses no condition on data in an index scan: no plan may rely on one."""
     view = own_view(shared_store)
-    guarded = DocumentStore(
-        tenant=view._sql.tenant, row_level_security=True, _shared=(view._pool, view._layout, BuiltIndexes())
-    )
+    built = BuiltIndexes(row_level_security=True)  # what a store under row-level security makes
+    guarded = DocumentStore(tenant=view._sql.tenant, row_level_security=True, _shared=(view._pool, view._layout, built))
     spec = IndexSpec("rls-eq", "equality", ("kind",))
     query = Query(criteria=Equals(Field.parse("kind"), "a"), limit=5)
     guarded.ensure_indexes([spec])

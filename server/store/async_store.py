@@ -19,7 +19,7 @@ from server.store.database_errors import translate
 from server.store.deadlines import CLIENT_GRACE, pool_wait, remaining, transaction_settings, with_settings
 from server.store.document import Document, NewDocument
 from server.store.errors import Conflict, InvalidArgument
-from server.store.indexes import IndexSpec
+from server.store.indexes import BuiltIndexes, IndexSpec
 from server.store.pool_settings import PoolSettings, check_async_connection, connection_kwargs
 from server.store.schema import Layout
 from server.store.statements import Limits, Statement, Statements, new_documents
@@ -203,7 +203,8 @@ class AsyncDocumentStore(AsyncOperations):
             name="documents-async",
         )
         await async_pool.open()
-        return cls(async_pool, layout, Statements(layout, tenant, limits), row_level_security)
+        statements = Statements(layout, tenant, limits, BuiltIndexes(row_level_security))
+        return cls(async_pool, layout, statements, row_level_security)
 
     def for_tenant(self, tenant: str) -> AsyncDocumentStore:
         statements = Statements(self._layout, tenant, self._sql.limits, self._sql.indexes)
@@ -226,8 +227,7 @@ class AsyncDocumentStore(AsyncOperations):
                 return store.ensure_indexes(specs)
 
         created = await asyncio.to_thread(build)
-        if not self._row_level_security:  # see BuiltIndexes
-            self._sql.indexes.add(specs)
+        self._sql.indexes.add(specs)
         return created
 
     @property

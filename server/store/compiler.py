@@ -214,20 +214,19 @@ class Compiler:
         kind = _kind(value)
         if kind == "time":
             return self.time_compare(field_.path, "=", value)
-        value = normalize(value, str(field_))
         if kind in ("array", "object") or any(ARRAY_POSITION.match(segment) for segment in field_.path):
             # Containment is not equality for arrays and objects, and ``#>`` reads
-            # digit segments as array positions: check the exact value as well.
-            return sql.SQL("({} = {})").format(self.json_at(field_.path), self.param(json_param(value), "jsonb"))
-        nested: Any = value
+            # digit segments as array positions: compare the exact value instead.
+            return self.exact_equality(field_, value)
+        nested: Any = normalize(value, str(field_))
         for segment in reversed(field_.path):
             nested = {segment: nested}
         return sql.SQL("(data @> {})").format(self.param(json_param(nested), "jsonb"))
 
-    def exact_equality(self, equals: Equals) -> sql.Composable:
-        """``equals`` on the field's JSON value, as an equality index holds it (see :func:`exactly_comparable`)."""
-        value = normalize(equals.value, str(equals.field))
-        return sql.SQL("({} = {})").format(self.json_at(equals.field.path), self.param(json_param(value), "jsonb"))
+    def exact_equality(self, field_: Field, value: Any) -> sql.Composable:
+        """The field's JSON value equals ``value``, as an equality index holds it (see :func:`exactly_comparable`)."""
+        value = normalize(value, str(field_))
+        return sql.SQL("({} = {})").format(self.json_at(field_.path), self.param(json_param(value), "jsonb"))
 
     def compare(self, field_: Field, op: str, value: Any) -> sql.Composable:
         if field_.column is not None:

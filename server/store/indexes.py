@@ -114,16 +114,19 @@ class BuiltIndexes:
     until a store has built or checked it, its queries keep the guarded
     shapes. One instance is shared by a store and its per-tenant views.
 
-    Under row-level security a store records none: PostgreSQL then uses no
+    Under row-level security it records none: PostgreSQL then uses no
     condition on ``data`` in an index scan (its operators are not leakproof,
     so they must wait for the policy's), and the equality index could only be
     read whole for the tenant, then sorted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, row_level_security: bool = False) -> None:
+        self._row_level_security = row_level_security
         self._ordered_equalities: set[tuple[str, frozenset[tuple[str, ...]]]] = set()
 
     def add(self, specs: Iterable[IndexSpec]) -> None:
+        if self._row_level_security:
+            return
         for spec in specs:
             if spec.kind == "equality" and spec.fields:
                 self._ordered_equalities.add((spec.collection, frozenset(Field.parse(f).path for f in spec.fields)))

@@ -540,7 +540,8 @@ class Statements:
             return None
         if not self.indexes.orders_equalities(collection, frozenset(item.field.path for item in equalities)):
             return None
-        return sql.SQL("({})").format(sql.SQL(" AND ").join(compiler.exact_equality(item) for item in equalities))
+        exact = [compiler.exact_equality(item.field, item.value) for item in equalities]
+        return sql.SQL("({})").format(sql.SQL(" AND ").join(exact))
 
     def _walk_length(self, criteria: Criteria, wanted: int) -> int | None:
         """Documents to walk for ``wanted`` matches, or None when the page is too deep for a walk."""

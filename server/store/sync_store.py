@@ -222,7 +222,7 @@ class DocumentStore(Operations):
                 self._pool.close()
                 raise (translate(exc) or exc) from exc
             self._owns_pool = True
-            built = BuiltIndexes()
+            built = BuiltIndexes(row_level_security)
         else:
             self._pool, layout, built = _shared
             self._owns_pool = False
@@ -291,8 +291,7 @@ class DocumentStore(Operations):
             if error is None:
                 raise
             raise error from exc
-        if not self._row_level_security:  # see BuiltIndexes
-            self._sql.indexes.add(specs)
+        self._sql.indexes.add(specs)
         return created
 
     def ping(self) -> float:
